@@ -1,0 +1,1 @@
+//! The shared controller runtime (placeholder; filled by the core work).
