@@ -1,0 +1,1 @@
+//! Artifacts: deterministic tar.gz packing, safe unpacking, digests and verified download.

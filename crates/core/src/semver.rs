@@ -1,0 +1,1 @@
+//! Masterminds-compatible semver versions and constraints (the dialect of Flux and Helm).
