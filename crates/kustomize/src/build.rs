@@ -1,0 +1,479 @@
+//! The build: load a kustomization, accumulate its resources (recursing into bases and
+//! components), run its generators and transformers in kustomize's order, and at the top level
+//! add content hashes, fix name references, resolve vars and sort.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::fieldspec::FieldSpec;
+use crate::generators;
+use crate::loader::{Loader, looks_remote};
+use crate::patch::{self, PatchBody};
+use crate::replacements;
+use crate::resource::Resource;
+use crate::select::Selector;
+use crate::sort;
+use crate::transform::{self, ImageRule};
+use crate::value::{Map, Value};
+use crate::vars;
+
+/// Caller's choices for a build.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// Allow `resources` entries that name remote (git/HTTP) bases. Refused when false.
+    pub allow_remote_bases: bool,
+}
+
+/// The file names kustomize recognises, in the order it looks for them.
+pub const KUSTOMIZATION_FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Every field a kustomization may hold; anything else is an error, as in kustomize.
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace",
+    "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations", "images",
+    "imageTags", "replicas", "patches", "patchesStrategicMerge", "patchesJson6902",
+    "configMapGenerator", "secretGenerator", "generatorOptions", "replacements", "vars",
+    "sortOptions", "buildMetadata", "crds", "openapi", "configurations", "generators",
+    "transformers", "validators", "helmCharts", "helmGlobals", "helmChartInflationGenerator",
+];
+
+/// Builds the kustomization in `dir`.
+pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
+    let root = dir.canonicalize().map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    let mut b = Builder { options, stack: Vec::new() };
+    let mut acc = Acc::default();
+    let kust = b.accumulate(&root, &mut acc, false)?;
+    transform::add_hashes(&mut acc.resources);
+    transform::fix_name_references(&mut acc.resources);
+    vars::resolve(&mut acc.resources, &acc.vars)?;
+    if let Some(Value::Seq(meta)) = kust.doc.get("buildMetadata")
+        && meta.iter().any(|m| m.as_str() == Some("managedByLabel"))
+    {
+        let mut pairs = Map::new();
+        pairs.insert("app.kubernetes.io/managed-by", "kustomize-v5.5.0".into());
+        transform::set_map_fields(&mut acc.resources, &pairs, &[FieldSpec::new(None, "metadata/labels", true)]);
+    }
+    sort::sort(&mut acc.resources, kust.doc.get("sortOptions"), &kust.file)?;
+    Ok(acc.resources)
+}
+
+#[derive(Default)]
+struct Acc {
+    resources: Vec<Resource>,
+    vars: Vec<vars::Var>,
+}
+
+struct Kust {
+    dir: PathBuf,
+    file: PathBuf,
+    doc: Map,
+}
+
+struct Builder<'o> {
+    options: &'o BuildOptions,
+    /// Kustomization directories being built, outermost first (cycle detection).
+    stack: Vec<PathBuf>,
+}
+
+fn find_kustomization_file(dir: &Path) -> Option<PathBuf> {
+    KUSTOMIZATION_FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+fn load_kustomization(dir: &Path) -> Result<Kust> {
+    let found: Vec<PathBuf> =
+        KUSTOMIZATION_FILE_NAMES.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect();
+    let file = match found.as_slice() {
+        [] => return Err(Error::NoKustomization { dir: dir.to_path_buf() }),
+        [one] => one.clone(),
+        _ => {
+            return Err(Error::Kustomization {
+                path: dir.to_path_buf(),
+                message: "Found multiple kustomization files".into(),
+            });
+        }
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
+    let doc = crate::yaml::parse_one(&text).map_err(|message| Error::Yaml { path: file.clone(), message })?;
+    let doc = match doc {
+        Value::Map(m) => m,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(Error::Kustomization { path: file, message: "expected a YAML map".into() });
+        }
+    };
+    for key in doc.keys() {
+        if !KNOWN_FIELDS.contains(&key.as_str()) {
+            return Err(Error::Kustomization { path: file, message: format!("json: unknown field \"{key}\"") });
+        }
+    }
+    Ok(Kust { dir: dir.to_path_buf(), file, doc })
+}
+
+fn str_list(k: &Kust, field: &str) -> Result<Vec<String>> {
+    match k.doc.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Seq(items)) => items
+            .iter()
+            .map(|v| {
+                v.scalar_text().ok_or_else(|| Error::Kustomization {
+                    path: k.file.clone(),
+                    message: format!("'{field}' must be a list of strings"),
+                })
+            })
+            .collect(),
+        Some(_) => Err(Error::Kustomization { path: k.file.clone(), message: format!("'{field}' must be a list") }),
+    }
+}
+
+fn seq<'a>(k: &'a Kust, field: &str) -> Result<&'a [Value]> {
+    match k.doc.get(field) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Seq(items)) => Ok(items),
+        Some(_) => Err(Error::Kustomization { path: k.file.clone(), message: format!("'{field}' must be a list") }),
+    }
+}
+
+fn string_map(k: &Kust, v: Option<&Value>, field: &str) -> Result<Map> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Map(m)) => Ok(Map(m
+            .iter()
+            .map(|(key, v)| (key.clone(), Value::String(v.scalar_text().unwrap_or_default())))
+            .collect())),
+        Some(_) => Err(Error::Kustomization { path: k.file.clone(), message: format!("'{field}' must be a map") }),
+    }
+}
+
+impl Builder<'_> {
+    /// Builds the kustomization at `dir` into `acc`. A component works on its parent's `acc`;
+    /// a base gets a fresh one that is appended to the parent's.
+    fn accumulate(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
+        if self.stack.iter().any(|d| d == dir) {
+            return Err(Error::Cycle { dir: dir.to_path_buf() });
+        }
+        self.stack.push(dir.to_path_buf());
+        let result = self.accumulate_inner(dir, acc, is_component);
+        self.stack.pop();
+        result
+    }
+
+    fn accumulate_inner(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
+        let k = load_kustomization(dir)?;
+        let kind = k.doc.get("kind").and_then(Value::as_str).unwrap_or("Kustomization");
+        match (kind, is_component) {
+            ("Component", false) => {
+                return Err(Error::Kustomization {
+                    path: k.file.clone(),
+                    message: "a Component can only be used in 'components', not 'resources'".into(),
+                });
+            }
+            ("Kustomization", true) => {
+                return Err(Error::Kustomization {
+                    path: k.file.clone(),
+                    message: "'components' must name directories whose kind is Component".into(),
+                });
+            }
+            ("Kustomization" | "Component", _) => {}
+            (other, _) => {
+                return Err(Error::Kustomization { path: k.file.clone(), message: format!("unknown kind '{other}'") });
+            }
+        }
+        let loader = Loader::new(dir.to_path_buf());
+        let ctx = k.file.display().to_string();
+
+        let mut entries = str_list(&k, "resources")?;
+        entries.extend(str_list(&k, "bases")?);
+        for entry in entries {
+            self.accumulate_entry(&loader, &k, &entry, acc)?;
+        }
+        for comp in str_list(&k, "components")? {
+            let path = dir.join(&comp);
+            let real = path.canonicalize().map_err(|_| Error::MissingResource {
+                path: path.clone(),
+                reason: "component directory not found".into(),
+            })?;
+            self.accumulate(&real, acc, true)?;
+        }
+        for f in str_list(&k, "crds")? {
+            loader.read_bytes(&f)?;
+        }
+        if let Some(Value::Map(m)) = k.doc.get("openapi")
+            && let Some(p) = m.get("path").and_then(Value::as_str)
+        {
+            loader.read_bytes(p)?;
+        }
+        for f in str_list(&k, "configurations")? {
+            loader.read_bytes(&f)?;
+        }
+        for field in ["generators", "transformers", "validators", "helmCharts"] {
+            if !seq(&k, field)?.is_empty() {
+                return Err(Error::Kustomization {
+                    path: k.file.clone(),
+                    message: format!("'{field}' (plugins and Helm inflation) is not supported"),
+                });
+            }
+        }
+
+        // Generators.
+        let global_opts = k.doc.get("generatorOptions");
+        for (field, gkind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
+            for entry in seq(&k, field)? {
+                let mut r = generators::generate(&loader, gkind, entry, global_opts, &k.file)?;
+                self.absorb_generated(&ctx, acc, &mut r)?;
+            }
+        }
+
+        // Transformers, in kustomize's order.
+        for p in seq(&k, "patchesStrategicMerge")? {
+            let text = match p.as_str() {
+                Some(s) if s.contains('\n') || s.trim_start().starts_with('{') => s.to_string(),
+                Some(path) => loader.read_string(path)?,
+                None => crate::yaml::to_string(p),
+            };
+            match patch::parse_body(&ctx, &text)? {
+                PatchBody::Strategic(docs) => {
+                    for doc in docs {
+                        patch::apply_self_targeted(&ctx, &mut acc.resources, &doc)?;
+                    }
+                }
+                PatchBody::Json(_) => {
+                    return Err(Error::invalid(&ctx, "patchesStrategicMerge entry is a JSON patch"));
+                }
+            }
+        }
+        for p in seq(&k, "patches")? {
+            let text = match (p.get_str(&["path"]), p.get_str(&["patch"])) {
+                (Some(path), _) => loader.read_string(path)?,
+                (None, Some(inline)) => inline.to_string(),
+                (None, None) => return Err(Error::invalid(&ctx, "a patch needs 'path' or 'patch'")),
+            };
+            let body = patch::parse_body(&ctx, &text)?;
+            let target = p.get("target").map(|t| Selector::from_value(&ctx, t)).transpose()?;
+            patch::apply_patch(&ctx, &mut acc.resources, &body, target.as_ref(), p.get("options"))?;
+        }
+        if let Some(ns) = k.doc.get("namespace").and_then(Value::scalar_text)
+            && !ns.is_empty()
+        {
+            transform::namespace(&mut acc.resources, &ns);
+        }
+        let prefix = k.doc.get("namePrefix").and_then(Value::scalar_text).unwrap_or_default();
+        let suffix = k.doc.get("nameSuffix").and_then(Value::scalar_text).unwrap_or_default();
+        if !prefix.is_empty() || !suffix.is_empty() {
+            transform::prefix_suffix(&mut acc.resources, &prefix, &suffix);
+        }
+        let common = string_map(&k, k.doc.get("commonLabels"), "commonLabels")?;
+        if !common.is_empty() {
+            transform::labels(&mut acc.resources, &common, true, true, Vec::new());
+        }
+        for l in seq(&k, "labels")? {
+            let pairs = string_map(&k, l.get("pairs"), "labels.pairs")?;
+            let flag = |f: &str| matches!(l.get(f), Some(Value::Bool(true)));
+            let extra = l
+                .get("fields")
+                .and_then(Value::as_seq)
+                .map(|s| s.iter().filter_map(FieldSpec::from_value).collect())
+                .unwrap_or_default();
+            transform::labels(&mut acc.resources, &pairs, flag("includeSelectors"), flag("includeTemplates"), extra);
+        }
+        let annotations = string_map(&k, k.doc.get("commonAnnotations"), "commonAnnotations")?;
+        if !annotations.is_empty() {
+            transform::annotations(&mut acc.resources, &annotations);
+        }
+        for p in seq(&k, "patchesJson6902")? {
+            let text = match (p.get_str(&["path"]), p.get_str(&["patch"])) {
+                (Some(path), _) => loader.read_string(path)?,
+                (None, Some(inline)) => inline.to_string(),
+                (None, None) => return Err(Error::invalid(&ctx, "patchesJson6902 entry needs 'path' or 'patch'")),
+            };
+            let body = match patch::parse_body(&ctx, &text)? {
+                PatchBody::Json(ops) => PatchBody::Json(ops),
+                PatchBody::Strategic(_) => {
+                    return Err(Error::invalid(&ctx, "patchesJson6902 entry is not a list of operations"));
+                }
+            };
+            let target = p
+                .get("target")
+                .ok_or_else(|| Error::invalid(&ctx, "patchesJson6902 entry needs a target"))?;
+            let sel = Selector::from_value(&ctx, target)?;
+            patch::apply_patch(&ctx, &mut acc.resources, &body, Some(&sel), None)?;
+        }
+        for r in seq(&k, "replicas")? {
+            let name = r.get_str(&["name"]).ok_or_else(|| Error::invalid(&ctx, "replicas entry needs a name"))?;
+            let count = r.get("count").cloned().unwrap_or(Value::Int(0));
+            transform::replicas(&mut acc.resources, name, count);
+        }
+        let mut rules = Vec::new();
+        for field in ["images", "imageTags"] {
+            for i in seq(&k, field)? {
+                let s = |f: &str| i.get(f).and_then(Value::scalar_text).filter(|s| !s.is_empty());
+                rules.push(ImageRule {
+                    name: s("name").ok_or_else(|| Error::invalid(&ctx, "images entry needs a name"))?,
+                    new_name: s("newName"),
+                    new_tag: s("newTag"),
+                    digest: s("digest"),
+                });
+            }
+        }
+        if !rules.is_empty() {
+            transform::images(&mut acc.resources, &rules);
+        }
+        for r in seq(&k, "replacements")? {
+            let spec = match r.get_str(&["path"]) {
+                Some(path) => {
+                    let text = loader.read_string(path)?;
+                    crate::yaml::parse_one(&text)
+                        .map_err(|message| Error::Yaml { path: loader.root().join(path), message })?
+                }
+                None => r.clone(),
+            };
+            let specs = match spec {
+                Value::Seq(items) => items,
+                other => vec![other],
+            };
+            for s in &specs {
+                replacements::apply(&ctx, &mut acc.resources, s)?;
+            }
+        }
+        for v in seq(&k, "vars")? {
+            acc.vars.push(vars::Var::from_value(&ctx, v)?);
+        }
+        Ok(k)
+    }
+
+    fn accumulate_entry(&mut self, loader: &Loader, k: &Kust, entry: &str, acc: &mut Acc) -> Result<()> {
+        let path = k.dir.join(entry);
+        if !path.exists() && looks_remote(entry) {
+            return Err(if self.options.allow_remote_bases {
+                Error::RemoteUnsupported { url: entry.to_string() }
+            } else {
+                Error::RemoteRefused { url: entry.to_string() }
+            });
+        }
+        let real = path.canonicalize().map_err(|e| Error::MissingResource { path: path.clone(), reason: e.to_string() })?;
+        if real.is_dir() {
+            if find_kustomization_file(&real).is_none() {
+                return Err(Error::NoKustomization { dir: real });
+            }
+            let mut sub = Acc::default();
+            self.accumulate(&real, &mut sub, false)?;
+            for r in sub.resources {
+                append(&k.file, acc, r)?;
+            }
+            acc.vars.extend(sub.vars);
+            return Ok(());
+        }
+        let text = loader.read_string(entry)?;
+        let docs = crate::yaml::parse_documents(&text).map_err(|message| Error::Yaml { path: real.clone(), message })?;
+        for doc in docs {
+            for obj in expand_list(&real, doc)? {
+                append(&k.file, acc, Resource::new(obj))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn absorb_generated(&mut self, ctx: &str, acc: &mut Acc, r: &mut Resource) -> Result<()> {
+        let behavior = r.behavior.take().unwrap_or_else(|| "create".into());
+        let existing = acc.resources.iter().position(|e| {
+            e.kind() == r.kind()
+                && e.had_name(r.name())
+                && (r.namespace().is_empty()
+                    || crate::resource::ns_equal(e.namespace(), r.namespace())
+                    || crate::resource::ns_equal(e.original_namespace(), r.namespace()))
+        });
+        match (behavior.as_str(), existing) {
+            ("create", _) => append(Path::new(ctx), acc, r.clone()),
+            ("merge", Some(i)) => {
+                let e = &mut acc.resources[i];
+                for field in ["data", "binaryData"] {
+                    if let Some(Value::Map(new)) = r.obj.get(field) {
+                        let Value::Map(obj) = &mut e.obj else { continue };
+                        let target = obj.entry_or(field, Value::new_map);
+                        if let Value::Map(t) = target {
+                            for (k, v) in new.iter() {
+                                t.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
+                }
+                for field in ["labels", "annotations"] {
+                    if let Some(Value::Map(new)) = r.obj.get_path(&["metadata", field]) {
+                        let meta = e.metadata_mut();
+                        if let Value::Map(t) = meta.entry_or(field, Value::new_map) {
+                            for (k, v) in new.iter() {
+                                t.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
+                }
+                if let Some(v) = r.obj.get("immutable") {
+                    if let Value::Map(obj) = &mut e.obj {
+                        obj.insert("immutable", v.clone());
+                    }
+                }
+                e.needs_hash = e.needs_hash && r.needs_hash;
+                Ok(())
+            }
+            ("replace", Some(i)) => {
+                let e = &mut acc.resources[i];
+                let name = e.name().to_string();
+                let ns = e.namespace().to_string();
+                e.obj = r.obj.clone();
+                e.metadata_mut().insert("name", name.into());
+                if !ns.is_empty() {
+                    e.metadata_mut().insert("namespace", ns.into());
+                }
+                e.needs_hash = r.needs_hash;
+                Ok(())
+            }
+            ("merge" | "replace", None) => Err(Error::invalid(
+                ctx,
+                format!("id {} does not exist; cannot merge or replace", r.id_string()),
+            )),
+            (other, _) => Err(Error::invalid(ctx, format!("unknown generator behavior '{other}'"))),
+        }
+    }
+}
+
+fn append(file: &Path, acc: &mut Acc, r: Resource) -> Result<()> {
+    if acc.resources.iter().any(|e| e.same_id(&r)) {
+        return Err(Error::DuplicateId { context: file.display().to_string(), id: r.id_string() });
+    }
+    acc.resources.push(r);
+    Ok(())
+}
+
+/// Checks a loaded document is an object and expands `kind: List` into its items.
+fn expand_list(path: &Path, doc: Value) -> Result<Vec<Value>> {
+    let Value::Map(m) = &doc else {
+        return Err(Error::Yaml { path: path.to_path_buf(), message: "a resource must be a YAML map".into() });
+    };
+    let kind = m.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind.is_empty() {
+        return Err(Error::Yaml { path: path.to_path_buf(), message: "missing kind in resource".into() });
+    }
+    if kind.ends_with("List") && m.get("items").is_some() {
+        let items = match m.get("items") {
+            Some(Value::Seq(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let mut out = Vec::new();
+        for item in items {
+            out.extend(expand_list(path, item)?);
+        }
+        return Ok(out);
+    }
+    if m.get_path_name().is_none() {
+        return Err(Error::Yaml { path: path.to_path_buf(), message: format!("missing metadata.name in {kind}") });
+    }
+    Ok(vec![doc])
+}
+
+trait NameOf {
+    fn get_path_name(&self) -> Option<&str>;
+}
+impl NameOf for Map {
+    fn get_path_name(&self) -> Option<&str> {
+        self.get("metadata")?.get("name")?.as_str()
+    }
+}

@@ -1,0 +1,300 @@
+//! Strategic merge patch, client side.
+//!
+//! Lists of objects merge by a key: the Kubernetes OpenAPI merge key for built-in kinds (the
+//! table below), and for other kinds the first of kustomize's associative keys every element
+//! carries (`name`, `mountPath`, …). Lists without a key are replaced. Directives:
+//! `$patch: delete|replace|merge` on maps and list elements, `$retainKeys`,
+//! `$setElementOrder/<field>` and `$deleteFromPrimitiveList/<field>`.
+//!
+//! | field | merge key |
+//! |---|---|
+//! | containers, initContainers, ephemeralContainers, volumes, env, imagePullSecrets, resourceClaims, schedulingGates, webhooks | name |
+//! | ports (containers) | containerPort |
+//! | ports (Service spec) | port |
+//! | volumeMounts | mountPath |
+//! | volumeDevices | devicePath |
+//! | hostAliases | ip |
+//! | topologySpreadConstraints | topologyKey |
+//! | conditions | type |
+//! | ownerReferences | uid |
+
+use crate::value::{Map, Value};
+
+/// kustomize's fallback keys for lists whose schema is unknown, in preference order.
+const ASSOCIATIVE_KEYS: &[&str] =
+    &["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
+
+/// Fields whose lists are atomic in the Kubernetes schema (replaced, never merged).
+const ATOMIC_LISTS: &[&str] = &[
+    "tolerations", "args", "command", "envFrom", "rules", "subjects", "items", "accessModes",
+    "finalizers", "volumeClaimTemplates", "sources", "paths", "tls", "hosts", "egress", "ingress",
+    "policyTypes", "from", "to", "values", "matchExpressions",
+];
+
+fn merge_key(field: &str, parent_path: &[String], known_kind: bool, kind: &str) -> Option<&'static str> {
+    let key = match field {
+        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
+        | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "webhooks" => Some("name"),
+        "ports" => {
+            if kind == "Service" && parent_path.len() == 1 && parent_path[0] == "spec" {
+                Some("port")
+            } else {
+                Some("containerPort")
+            }
+        }
+        "volumeMounts" => Some("mountPath"),
+        "volumeDevices" => Some("devicePath"),
+        "hostAliases" => Some("ip"),
+        "topologySpreadConstraints" => Some("topologyKey"),
+        "conditions" => Some("type"),
+        "ownerReferences" => Some("uid"),
+        _ => None,
+    };
+    if key.is_some() || known_kind {
+        return key;
+    }
+    None
+}
+
+/// Patch context: the kind being patched decides whether the built-in schema applies.
+pub struct Patcher {
+    kind: String,
+    known_kind: bool,
+}
+
+/// Outcome of merging a map: keep it or delete it (`$patch: delete`).
+enum Outcome {
+    Keep,
+    Delete,
+}
+
+impl Patcher {
+    pub fn new(kind: &str, known_kind: bool) -> Self {
+        Patcher { kind: kind.to_string(), known_kind }
+    }
+
+    /// Applies `patch` to `target`. Returns false when the patch deletes the whole object.
+    pub fn apply(&self, target: &mut Value, patch: &Value) -> bool {
+        let mut path = Vec::new();
+        match (target, patch) {
+            (Value::Map(t), Value::Map(p)) => matches!(self.merge_map(t, p, &mut path), Outcome::Keep),
+            (t, p) => {
+                *t = strip(p);
+                true
+            }
+        }
+    }
+
+    fn merge_map(&self, target: &mut Map, patch: &Map, path: &mut Vec<String>) -> Outcome {
+        match patch.get("$patch").and_then(Value::as_str) {
+            Some("delete") => return Outcome::Delete,
+            Some("replace") => {
+                if let Value::Map(m) = strip(&Value::Map(patch.clone())) {
+                    *target = m;
+                }
+                return Outcome::Keep;
+            }
+            _ => {}
+        }
+        if let Some(Value::Seq(keep)) = patch.get("$retainKeys") {
+            let keep: Vec<String> = keep.iter().filter_map(Value::scalar_text).collect();
+            target.0.retain(|(k, _)| keep.contains(k));
+        }
+        for (key, pval) in patch.iter() {
+            if key.starts_with('$') {
+                continue;
+            }
+            match pval {
+                Value::Null => {
+                    target.remove(key);
+                }
+                Value::Map(pm) => {
+                    let is_map = matches!(target.get(key), Some(Value::Map(_)));
+                    if !is_map {
+                        if pm.get("$patch").and_then(Value::as_str) == Some("delete") {
+                            target.remove(key);
+                            continue;
+                        }
+                        target.insert(key.clone(), strip(pval));
+                        continue;
+                    }
+                    let Some(Value::Map(tm)) = target.get_mut(key) else { continue };
+                    path.push(key.clone());
+                    let outcome = self.merge_map(tm, pm, path);
+                    path.pop();
+                    if matches!(outcome, Outcome::Delete) {
+                        target.remove(key);
+                    }
+                }
+                Value::Seq(pl) => {
+                    let merged = match target.get_mut(key) {
+                        Some(Value::Seq(tl)) => {
+                            self.merge_list(key, tl, pl, path);
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !merged {
+                        let fresh = strip_list(pl);
+                        target.insert(key.clone(), Value::Seq(fresh));
+                    }
+                }
+                scalar => target.insert(key.clone(), scalar.clone()),
+            }
+        }
+        // Directives that act after the merge.
+        for (key, pval) in patch.iter() {
+            if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/")
+                && let (Some(Value::Seq(list)), Value::Seq(del)) = (target.get_mut(field), pval)
+            {
+                list.retain(|v| !del.contains(v));
+            }
+            if let Some(field) = key.strip_prefix("$setElementOrder/")
+                && let (Some(Value::Seq(list)), Value::Seq(order)) = (target.get_mut(field), pval)
+            {
+                let key_name = merge_key(field, path, self.known_kind, &self.kind);
+                reorder(list, order, key_name);
+            }
+        }
+        Outcome::Keep
+    }
+
+    fn merge_list(&self, field: &str, target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>) {
+        // `- $patch: replace` replaces the list with the other patch elements.
+        if patch.iter().any(|e| e.get("$patch").and_then(Value::as_str) == Some("replace")) {
+            *target = patch
+                .iter()
+                .filter(|e| e.get("$patch").is_none())
+                .map(strip)
+                .collect();
+            return;
+        }
+        let all_maps = patch.iter().chain(target.iter()).all(|v| matches!(v, Value::Map(_)));
+        if !all_maps || patch.is_empty() {
+            *target = strip_list(patch);
+            return;
+        }
+        let key = match merge_key(field, path, self.known_kind, &self.kind) {
+            Some(k) => Some(k),
+            None if self.known_kind || ATOMIC_LISTS.contains(&field) => None,
+            None => ASSOCIATIVE_KEYS.iter().copied().find(|k| {
+                patch.iter().chain(target.iter()).all(|v| v.get(k).is_some())
+            }),
+        };
+        let Some(key) = key else {
+            *target = strip_list(patch);
+            return;
+        };
+        for pe in patch {
+            let Value::Map(pm) = pe else { continue };
+            let Some(kv) = pm.get(key) else {
+                continue;
+            };
+            let pos = target.iter().position(|t| t.get(key) == Some(kv));
+            let directive = pm.get("$patch").and_then(Value::as_str);
+            match (pos, directive) {
+                (Some(i), Some("delete")) => {
+                    target.remove(i);
+                }
+                (None, Some("delete")) => {}
+                (Some(i), _) => {
+                    if let Value::Map(tm) = &mut target[i] {
+                        path.push(field.to_string());
+                        let outcome = self.merge_map(tm, pm, path);
+                        path.pop();
+                        if matches!(outcome, Outcome::Delete) {
+                            target.remove(i);
+                        }
+                    }
+                }
+                (None, _) => target.push(strip(pe)),
+            }
+        }
+    }
+}
+
+fn reorder(list: &mut Vec<Value>, order: &[Value], key: Option<&str>) {
+    let ident = |v: &Value| -> Value {
+        match (key, v) {
+            (Some(k), Value::Map(m)) => m.get(k).cloned().unwrap_or(Value::Null),
+            _ => v.clone(),
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    let mut rest: Vec<Value> = std::mem::take(list);
+    for o in order {
+        let want = match (key, o) {
+            (Some(k), Value::Map(m)) => m.get(k).cloned().unwrap_or(Value::Null),
+            _ => o.clone(),
+        };
+        if let Some(pos) = rest.iter().position(|v| ident(v) == want) {
+            out.push(rest.remove(pos));
+        }
+    }
+    out.extend(rest);
+    *list = out;
+}
+
+/// Removes patch directives from a value that is being inserted as-is.
+fn strip(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => {
+            let mut out = Map::new();
+            for (k, val) in m.iter() {
+                if k.starts_with('$') {
+                    continue;
+                }
+                out.insert(k.clone(), strip(val));
+            }
+            Value::Map(out)
+        }
+        Value::Seq(items) => Value::Seq(strip_list(items)),
+        other => other.clone(),
+    }
+}
+
+fn strip_list(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|e| e.get("$patch").and_then(Value::as_str) != Some("delete"))
+        .filter(|e| !matches!(e, Value::Map(m) if m.len() == 1 && m.contains_key("$patch")))
+        .map(strip)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse_one;
+
+    fn run(kind: &str, target: &str, patch: &str) -> Value {
+        let mut t = parse_one(target).unwrap_or_default();
+        let p = parse_one(patch).unwrap_or_default();
+        Patcher::new(kind, true).apply(&mut t, &p);
+        t
+    }
+
+    #[test]
+    fn containers_merge_by_name_and_null_deletes() {
+        let out = run(
+            "Deployment",
+            "spec: {template: {spec: {containers: [{name: a, image: x, args: [1]}, {name: b, image: y}]}}}",
+            "spec: {template: {spec: {containers: [{name: b, image: z, args: null}, {name: c, image: w}]}}}",
+        );
+        let want = parse_one(
+            "spec: {template: {spec: {containers: [{name: a, image: x, args: [1]}, {name: b, image: z}, {name: c, image: w}]}}}",
+        )
+        .unwrap_or_default();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn element_delete_and_list_replace() {
+        let out = run(
+            "Pod",
+            "spec: {containers: [{name: a}, {name: b}], tolerations: [{key: k}]}",
+            "spec: {containers: [{name: a, $patch: delete}], tolerations: [{key: z}]}",
+        );
+        assert_eq!(out, parse_one("spec: {containers: [{name: b}], tolerations: [{key: z}]}").unwrap_or_default());
+    }
+}
