@@ -1,0 +1,663 @@
+//! Go's `fmt` as templates use it: `%v` of every [`Value`], `Sprint`, `Sprintln`, `Sprintf`
+//! with Go's verbs, flags, widths and error forms (`%!d(string=x)`, `%!v(MISSING)`), and
+//! `strconv`'s float and quoting rules.
+
+use crate::value::Value;
+
+/// Go's `strconv.FormatFloat(f, fmt, prec, 64)`; `prec` `None` is the shortest exact form.
+pub fn format_float(f: f64, fmt: char, prec: Option<usize>) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    match fmt {
+        'e' | 'E' => {
+            let s = match prec {
+                Some(p) => format!("{:.*e}", p, f),
+                None => format!("{:e}", f),
+            };
+            fix_exp(&s, fmt == 'E')
+        }
+        'f' | 'F' => match prec {
+            Some(p) => format!("{:.*}", p, f),
+            None => {
+                // Shortest digits, fixed notation.
+                let (neg, digits, exp) = shortest_digits(f);
+                let mut s = String::new();
+                if neg {
+                    s.push('-');
+                }
+                let dp = exp + 1; // digits before the point
+                if dp <= 0 {
+                    s.push_str("0.");
+                    for _ in 0..(-dp) {
+                        s.push('0');
+                    }
+                    s.push_str(&digits);
+                } else if dp as usize >= digits.len() {
+                    s.push_str(&digits);
+                    for _ in 0..(dp as usize - digits.len()) {
+                        s.push('0');
+                    }
+                } else {
+                    s.push_str(&digits[..dp as usize]);
+                    s.push('.');
+                    s.push_str(&digits[dp as usize..]);
+                }
+                s
+            }
+        },
+        _ => {
+            // 'g'
+            let upper = fmt == 'G';
+            let (neg, digits, exp, eprec) = match prec {
+                None => {
+                    let (neg, d, e) = shortest_digits(f);
+                    (neg, d, e, 6i32)
+                }
+                Some(p) => {
+                    let p = p.max(1);
+                    let s = format!("{:.*e}", p - 1, f);
+                    let (neg, d, e) = split_e(&s);
+                    let d = d.trim_end_matches('0').to_string();
+                    let d = if d.is_empty() { "0".to_string() } else { d };
+                    (neg, d, e, p as i32)
+                }
+            };
+            let eprec = if prec.is_some()
+                && eprec > digits.len() as i32
+                && digits.len() as i32 >= exp + 1
+            {
+                digits.len() as i32
+            } else {
+                eprec
+            };
+            let mut s = String::new();
+            if neg {
+                s.push('-');
+            }
+            if exp < -4 || exp >= eprec {
+                s.push_str(&digits[..1]);
+                if digits.len() > 1 {
+                    s.push('.');
+                    s.push_str(&digits[1..]);
+                }
+                s.push(if upper { 'E' } else { 'e' });
+                s.push(if exp < 0 { '-' } else { '+' });
+                let a = exp.unsigned_abs();
+                if a < 10 {
+                    s.push('0');
+                }
+                s.push_str(&a.to_string());
+            } else {
+                let dp = exp + 1;
+                if dp <= 0 {
+                    s.push_str("0.");
+                    for _ in 0..(-dp) {
+                        s.push('0');
+                    }
+                    s.push_str(&digits);
+                } else if dp as usize >= digits.len() {
+                    s.push_str(&digits);
+                    for _ in 0..(dp as usize - digits.len()) {
+                        s.push('0');
+                    }
+                } else {
+                    s.push_str(&digits[..dp as usize]);
+                    s.push('.');
+                    s.push_str(&digits[dp as usize..]);
+                }
+            }
+            s
+        }
+    }
+}
+
+/// (negative, digits without point, decimal exponent of the first digit).
+fn shortest_digits(f: f64) -> (bool, String, i32) {
+    split_e(&format!("{:e}", f))
+}
+
+fn split_e(s: &str) -> (bool, String, i32) {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if digits.chars().all(|c| c == '0') {
+        return (neg, "0".into(), 0);
+    }
+    (neg, digits, exp)
+}
+
+fn fix_exp(s: &str, upper: bool) -> String {
+    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let a = exp.unsigned_abs();
+    format!(
+        "{mant}{}{}{}{a}",
+        if upper { 'E' } else { 'e' },
+        if exp < 0 { '-' } else { '+' },
+        if a < 10 { "0" } else { "" }
+    )
+}
+
+/// Go's `strconv.Quote`.
+pub fn go_quote(s: &str) -> String {
+    quote_with(s, '"', false)
+}
+
+fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            '\\' => out.push_str("\\\\"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c == '\u{FFFD}' => out.push_str("\\ufffd"),
+            c if (ascii_only && !c.is_ascii()) || !is_printable(c) => {
+                if (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+    out
+}
+
+fn is_printable(c: char) -> bool {
+    // An approximation of Go's unicode.IsPrint: letters, marks, numbers, punctuation,
+    // symbols and the ASCII space.
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF | 0xFFF0..=0xFFFF | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF)
+}
+
+/// Appends Go's `%v` (or `%+v`, identical for our values) of `v`.
+pub fn write_value(out: &mut String, v: &Value, _plus: bool) {
+    write_depth(out, v, 0)
+}
+
+fn write_depth(out: &mut String, v: &Value, depth: usize) {
+    if depth > 64 {
+        out.push_str("...");
+        return;
+    }
+    match v {
+        Value::Nil => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&format_float(*f, 'g', None)),
+        Value::String(s) => out.push_str(s),
+        Value::Bytes(b) => {
+            out.push('[');
+            for (i, x) in b.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&x.to_string());
+            }
+            out.push(']');
+        }
+        Value::List(l) => {
+            out.push('[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_depth(out, x, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, x)) in m.read().iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                write_depth(out, x, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => match o.display() {
+            Some(s) => out.push_str(&s),
+            None => write_depth(out, &o.to_value(), depth + 1),
+        },
+    }
+}
+
+/// Go's `fmt.Sprint`: operands separated by a space when neither side is a string.
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 && !matches!(a, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
+            out.push(' ');
+        }
+        write_value(&mut out, a, false);
+    }
+    out
+}
+
+/// Go's `fmt.Sprintln`: operands always separated by spaces, newline appended.
+pub fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        write_value(&mut out, a, false);
+    }
+    out.push('\n');
+    out
+}
+
+#[derive(Default, Clone, Copy)]
+struct Flags {
+    minus: bool,
+    plus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+fn pad(out: &mut String, s: &str, f: &Flags) {
+    let n = s.chars().count();
+    let w = f.width.unwrap_or(0);
+    if n >= w {
+        out.push_str(s);
+        return;
+    }
+    let fill = w - n;
+    if f.minus {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else if f.zero {
+        // Zero padding goes after the sign.
+        let (sign, rest) = match s.chars().next() {
+            Some(c @ ('-' | '+' | ' ')) => (Some(c), &s[1..]),
+            _ => (None, s),
+        };
+        if let Some(c) = sign {
+            out.push(c);
+        }
+        out.extend(std::iter::repeat_n('0', fill));
+        out.push_str(rest);
+    } else {
+        out.extend(std::iter::repeat_n(' ', fill));
+        out.push_str(s);
+    }
+}
+
+fn bad_verb(out: &mut String, verb: char, v: &Value) {
+    out.push_str("%!");
+    out.push(verb);
+    out.push('(');
+    match v {
+        Value::Nil => out.push_str("<nil>"),
+        _ => {
+            out.push_str(v.type_name());
+            out.push('=');
+            write_value(out, v, false);
+        }
+    }
+    out.push(')');
+}
+
+fn fmt_int(i: i64, verb: char, f: &Flags) -> Option<String> {
+    let neg = i < 0;
+    let a = i.unsigned_abs();
+    let mut digits = match verb {
+        'd' | 'v' => a.to_string(),
+        'x' => format!("{a:x}"),
+        'X' => format!("{a:X}"),
+        'o' | 'O' => format!("{a:o}"),
+        'b' => format!("{a:b}"),
+        'c' => return char::from_u32(i as u32).map(|c| c.to_string()),
+        'q' => return char::from_u32(i as u32).map(|c| quote_with(&c.to_string(), '\'', f.plus)),
+        'U' => {
+            let mut s = format!("U+{:04X}", a);
+            if f.sharp
+                && let Some(c) = char::from_u32(i as u32)
+            {
+                s.push_str(&format!(" '{c}'"));
+            }
+            return Some(s);
+        }
+        _ => return None,
+    };
+    if let Some(p) = f.prec {
+        while digits.len() < p {
+            digits.insert(0, '0');
+        }
+        if p == 0 && a == 0 {
+            digits.clear();
+        }
+    }
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    } else if f.plus {
+        s.push('+');
+    } else if f.space {
+        s.push(' ');
+    }
+    if f.sharp {
+        match verb {
+            'x' => s.push_str("0x"),
+            'X' => s.push_str("0X"),
+            'o' => s.push('0'),
+            'b' => s.push_str("0b"),
+            _ => {}
+        }
+    }
+    if verb == 'O' {
+        s.push_str("0o");
+    }
+    s.push_str(&digits);
+    Some(s)
+}
+
+fn fmt_float_verb(x: f64, verb: char, f: &Flags) -> Option<String> {
+    let mut s = match verb {
+        'v' | 'g' | 'G' => format_float(x, if verb == 'G' { 'G' } else { 'g' }, f.prec),
+        'e' | 'E' => format_float(x, verb, Some(f.prec.unwrap_or(6))),
+        'f' | 'F' => format_float(x, 'f', Some(f.prec.unwrap_or(6))),
+        _ => return None,
+    };
+    if f.plus && !s.starts_with('-') && !s.starts_with('+') {
+        s.insert(0, '+');
+    } else if f.space && !s.starts_with('-') {
+        s.insert(0, ' ');
+    }
+    if s == "+Inf" && !f.plus {
+        s = "+Inf".into();
+    }
+    Some(s)
+}
+
+fn fmt_one(out: &mut String, v: &Value, verb: char, f: &Flags) {
+    match (verb, v) {
+        ('T', _) => {
+            let s = v.type_name().to_string();
+            pad(out, &s, &Flags { zero: false, ..*f });
+        }
+        ('v', Value::Nil) => pad(out, "<nil>", &Flags { zero: false, ..*f }),
+        (_, Value::Nil) => bad_verb(out, verb, v),
+        ('v' | 't', Value::Bool(b)) => pad(out, if *b { "true" } else { "false" }, f),
+        (_, Value::Bool(_)) => bad_verb(out, verb, v),
+        (_, Value::Int(i)) => match fmt_int(*i, verb, f) {
+            Some(s) => pad(out, &s, f),
+            None => bad_verb(out, verb, v),
+        },
+        (_, Value::Float(x)) => match fmt_float_verb(*x, verb, f) {
+            Some(s) => pad(out, &s, f),
+            None => bad_verb(out, verb, v),
+        },
+        ('v' | 's' | 'q' | 'x' | 'X', Value::String(s)) => {
+            let s: &str = s;
+            let s = match f.prec {
+                Some(p) if verb != 'x' && verb != 'X' => s.chars().take(p).collect::<String>(),
+                _ => s.to_string(),
+            };
+            let r = match verb {
+                'q' => {
+                    if f.sharp
+                        && !s.contains('`')
+                        && s.chars().all(|c| c == '\t' || !c.is_control())
+                    {
+                        format!("`{s}`")
+                    } else {
+                        quote_with(&s, '"', f.plus)
+                    }
+                }
+                'x' | 'X' => {
+                    let mut h = String::new();
+                    for (i, b) in s.bytes().enumerate() {
+                        if i > 0 && f.space {
+                            h.push(' ');
+                        }
+                        if f.sharp && (i == 0 || f.space) {
+                            h.push_str(if verb == 'x' { "0x" } else { "0X" });
+                        }
+                        if verb == 'x' {
+                            h.push_str(&format!("{b:02x}"));
+                        } else {
+                            h.push_str(&format!("{b:02X}"));
+                        }
+                    }
+                    h
+                }
+                _ => s,
+            };
+            pad(out, &r, f);
+        }
+        (_, Value::String(_)) => bad_verb(out, verb, v),
+        ('s' | 'q', Value::Bytes(b)) => {
+            let s = String::from_utf8_lossy(b).into_owned();
+            fmt_one(out, &Value::str(s), verb, f);
+        }
+        (_, Value::List(l)) => {
+            out.push('[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                fmt_elem(out, x, verb, f);
+            }
+            out.push(']');
+        }
+        (_, Value::Bytes(b)) => {
+            out.push('[');
+            for (i, x) in b.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                fmt_one(out, &Value::Int(i64::from(*x)), verb, f);
+            }
+            out.push(']');
+        }
+        (_, Value::Map(m)) => {
+            out.push_str("map[");
+            for (i, (k, x)) in m.read().iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                fmt_one(out, &Value::str(k), verb, f);
+                out.push(':');
+                fmt_elem(out, x, verb, f);
+            }
+            out.push(']');
+        }
+        ('v' | 's', Value::Object(o)) => match o.display() {
+            Some(s) => pad(out, &s, f),
+            None => fmt_one(out, &o.to_value(), verb, f),
+        },
+        (_, Value::Object(o)) => fmt_one(out, &o.to_value(), verb, f),
+    }
+}
+
+/// An element of a list or map: a nil interface prints `<nil>` whatever the verb.
+fn fmt_elem(out: &mut String, v: &Value, verb: char, f: &Flags) {
+    if v.is_nil() {
+        pad(out, "<nil>", &Flags { zero: false, ..*f });
+    } else {
+        fmt_one(out, v, verb, f);
+    }
+}
+
+/// Go's `fmt.Sprintf`.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::with_capacity(format.len() + 16);
+    let mut argi = 0;
+    let mut it = format.char_indices().peekable();
+    while let Some((_, c)) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut f = Flags::default();
+        // Flags.
+        while let Some(&(_, c)) = it.peek() {
+            match c {
+                '-' => {
+                    f.minus = true;
+                    f.zero = false;
+                }
+                '+' => f.plus = true,
+                '#' => f.sharp = true,
+                ' ' => f.space = true,
+                '0' => f.zero = !f.minus,
+                _ => break,
+            }
+            it.next();
+        }
+        // Width.
+        if let Some(&(_, '*')) = it.peek() {
+            it.next();
+            match args.get(argi) {
+                Some(Value::Int(w)) => {
+                    if *w < 0 {
+                        f.minus = true;
+                        f.zero = false;
+                    }
+                    f.width = Some(w.unsigned_abs() as usize);
+                }
+                _ => out.push_str("%!(BADWIDTH)"),
+            }
+            argi += 1;
+        } else {
+            let mut w = String::new();
+            while let Some(&(_, c)) = it.peek() {
+                if c.is_ascii_digit() {
+                    w.push(c);
+                    it.next();
+                } else {
+                    break;
+                }
+            }
+            if !w.is_empty() {
+                f.width = w.parse().ok();
+            }
+        }
+        // Precision.
+        if let Some(&(_, '.')) = it.peek() {
+            it.next();
+            if let Some(&(_, '*')) = it.peek() {
+                it.next();
+                match args.get(argi) {
+                    Some(Value::Int(p)) if *p >= 0 => f.prec = Some(*p as usize),
+                    _ => out.push_str("%!(BADPREC)"),
+                }
+                argi += 1;
+            } else {
+                let mut p = String::new();
+                while let Some(&(_, c)) = it.peek() {
+                    if c.is_ascii_digit() {
+                        p.push(c);
+                        it.next();
+                    } else {
+                        break;
+                    }
+                }
+                f.prec = Some(p.parse().unwrap_or(0));
+            }
+        }
+        let Some((_, verb)) = it.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(argi) else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        argi += 1;
+        fmt_one(&mut out, arg, verb, &f);
+    }
+    if argi < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (i, a) in args[argi..].iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match a {
+                Value::Nil => out.push_str("<nil>"),
+                _ => {
+                    out.push_str(a.type_name());
+                    out.push('=');
+                    write_value(&mut out, a, false);
+                }
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go() {
+        assert_eq!(format_float(1e6, 'g', None), "1e+06");
+        assert_eq!(format_float(123456.0, 'g', None), "123456");
+        assert_eq!(format_float(0.0001, 'g', None), "0.0001");
+        assert_eq!(format_float(0.00001, 'g', None), "1e-05");
+        assert_eq!(format_float(1.5, 'g', None), "1.5");
+        assert_eq!(format_float(3.0, 'f', Some(2)), "3.00");
+        assert_eq!(format_float(1234.5678, 'e', Some(2)), "1.23e+03");
+        assert_eq!(format_float(0.0, 'g', None), "0");
+    }
+
+    #[test]
+    fn printf_verbs() {
+        let s = |f: &str, a: Vec<Value>| sprintf(f, &a);
+        assert_eq!(s("%d-%s", vec![Value::Int(3), Value::str("x")]), "3-x");
+        assert_eq!(s("%05d", vec![Value::Int(-42)]), "-0042");
+        assert_eq!(s("%d", vec![Value::str("x")]), "%!d(string=x)");
+        assert_eq!(s("%d %d", vec![Value::Int(1)]), "1 %!d(MISSING)");
+        assert_eq!(
+            s("%d", vec![Value::Int(1), Value::Int(2)]),
+            "1%!(EXTRA int=2)"
+        );
+        assert_eq!(s("%q", vec![Value::str("a\"b")]), "\"a\\\"b\"");
+        assert_eq!(s("%-4s|", vec![Value::str("a")]), "a   |");
+    }
+}

@@ -1,0 +1,340 @@
+//! [`Value`]: a Go value as a template sees it.
+//!
+//! Go templates work on `interface{}` data. Helm feeds them values decoded from YAML through
+//! JSON, so every number in `.Values` is a `float64` (`1000000` prints as `1e+06`), while
+//! numbers made by template code (`{{ 3 }}`, `len`, `add`) are `int`/`int64`. [`Value::Int`]
+//! and [`Value::Float`] keep that distinction because Go's printing and comparison depend on
+//! it (`eq 1 1.0` is an error in Go).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The contents of a map as Go templates see it: string keys, iterated in sorted order (Go
+/// sorts map keys for `range`, printing and encoding).
+pub type Map = BTreeMap<String, Value>;
+
+/// A shared, mutable map: Go maps are references, and Helm charts rely on that
+/// (`{{ $_ := set $ctx "k" "v" }}` changes `$ctx` for everyone holding it). Cloning a
+/// `MapRef` shares the map; [`MapRef::deep_copy`] makes an independent one.
+#[derive(Clone, Default)]
+pub struct MapRef(Arc<RwLock<Map>>);
+
+impl MapRef {
+    /// Wraps a map.
+    pub fn new(m: Map) -> MapRef {
+        MapRef(Arc::new(RwLock::new(m)))
+    }
+    /// Reads the map (a short-lived lock; do not hold it across template calls).
+    pub fn read(&self) -> RwLockReadGuard<'_, Map> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Changes the map in place.
+    pub fn write(&self) -> RwLockWriteGuard<'_, Map> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+    /// The value at `key`, cloned.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.read().get(key).cloned()
+    }
+    /// Sets `key` in place.
+    pub fn insert(&self, key: impl Into<String>, v: Value) {
+        self.write().insert(key.into(), v);
+    }
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+    /// Whether the map has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+    /// A snapshot of the contents (shallow: nested maps stay shared).
+    pub fn snapshot(&self) -> Map {
+        self.read().clone()
+    }
+    /// Whether two handles share one map.
+    pub fn ptr_eq(&self, other: &MapRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    /// An independent copy, nested maps included.
+    pub fn deep_copy(&self) -> MapRef {
+        MapRef::new(
+            self.read()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.deep_copy()))
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Debug for MapRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.read().iter()).finish()
+    }
+}
+
+impl PartialEq for MapRef {
+    fn eq(&self, other: &MapRef) -> bool {
+        self.ptr_eq(other) || *self.read() == *other.read()
+    }
+}
+
+/// A Go value as seen by a template.
+#[derive(Clone, Debug, Default)]
+pub enum Value {
+    /// A nil `interface{}` (YAML `null`, a missing key under `missingkey=zero`).
+    #[default]
+    Nil,
+    /// `bool`.
+    Bool(bool),
+    /// `int` / `int64`: numbers made by template code and functions.
+    Int(i64),
+    /// `float64`: numbers that came from YAML or JSON data.
+    Float(f64),
+    /// `string`.
+    String(Arc<str>),
+    /// `[]byte` (e.g. Helm's `.Files.GetBytes`).
+    Bytes(Arc<[u8]>),
+    /// `[]interface{}`.
+    List(Arc<Vec<Value>>),
+    /// `map[string]interface{}` (shared and mutable, like a Go map).
+    Map(MapRef),
+    /// A Go struct or named type with fields and methods (Helm's `.Files`, `.Capabilities`).
+    Object(Arc<dyn Object>),
+}
+
+/// A value with fields and methods, for Go structs a template reaches into (Helm's `.Files`,
+/// `.Capabilities`, `.Release`, `.Chart`). Implemented by the embedding application.
+pub trait Object: fmt::Debug + Send + Sync {
+    /// Go's type name, printed by `%T` and `typeOf` and in error messages
+    /// (e.g. `"chartutil.Capabilities"`).
+    fn type_name(&self) -> &str;
+    /// A field or a method without arguments, as `.Name` reaches it; `None` when there is
+    /// none (an execution error, as in Go: "can't evaluate field X in type T").
+    fn field(&self, name: &str) -> Option<Value>;
+    /// Calls method `name` with arguments (`.Files.Get "a.txt"`). `None` when there is no
+    /// such method; `Some(Err(msg))` becomes "error calling NAME: msg".
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let _ = (name, args);
+        None
+    }
+    /// What `%v`/`print` shows, e.g. the `String()` of a Go `Stringer` (`v1.20.0` for
+    /// `.Capabilities.KubeVersion`). `None` prints [`Object::to_value`].
+    fn display(&self) -> Option<String> {
+        None
+    }
+    /// The plain data this object encodes to (`toYaml`, `toJson`, `%v`), with the keys Go's
+    /// JSON tags would give.
+    fn to_value(&self) -> Value;
+}
+
+impl Value {
+    /// A string value.
+    pub fn str(s: impl AsRef<str>) -> Value {
+        Value::String(Arc::from(s.as_ref()))
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    /// A map value.
+    pub fn map(m: Map) -> Value {
+        Value::Map(MapRef::new(m))
+    }
+
+    /// An empty map.
+    pub fn empty_map() -> Value {
+        Value::map(Map::new())
+    }
+
+    /// A copy that shares no map with `self` (Sprig's `deepCopy`).
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::Map(m) => Value::Map(m.deep_copy()),
+            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            v => v.clone(),
+        }
+    }
+
+    /// Converts JSON the way Go's `encoding/json` decodes it into `interface{}`: every number
+    /// becomes a `float64`. This is how Helm values look to templates.
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::str(s),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Converts to JSON (as Go's `encoding/json` would marshal it). `Bytes` become base64 like
+    /// Go's `[]byte`; non-finite floats (which Go refuses to marshal) become `null`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        match self {
+            Value::Nil => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
+            Value::Bytes(b) => {
+                serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
+            Value::Map(m) => serde_json::Value::Object(
+                m.read()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+            Value::Object(o) => o.to_value().to_json(),
+        }
+    }
+
+    /// Go's template truth: false, 0, nil, and empty strings, lists and maps are false.
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::Object(_) => true,
+        }
+    }
+
+    /// Go's `%T`: `int`, `float64`, `string`, `map[string]interface {}`, `[]interface {}`, …
+    pub fn type_name(&self) -> &str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::Bytes(_) => "[]uint8",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+            Value::Object(o) => o.type_name(),
+        }
+    }
+
+    /// Go's `reflect.Kind` name, as Sprig's `kindOf` prints it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::Bytes(_) | Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(_) => "struct",
+        }
+    }
+
+    /// The string inside, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The map inside, if this is a map.
+    pub fn as_map(&self) -> Option<&MapRef> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The list inside, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// `true` for [`Value::Nil`].
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+}
+
+impl fmt::Display for Value {
+    /// Go's `%v` (what `{{ . }}` and `print` show).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        crate::format::write_value(&mut s, self, false);
+        f.write_str(&s)
+    }
+}
+
+impl PartialEq for Value {
+    /// Deep equality as Go's `reflect.DeepEqual` sees it (an int never equals a float).
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(Arc::from(s))
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::Float(f)
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(l: Vec<Value>) -> Value {
+        Value::list(l)
+    }
+}
+impl From<Map> for Value {
+    fn from(m: Map) -> Value {
+        Value::map(m)
+    }
+}

@@ -1,0 +1,1 @@
+//! YAML as Helm's `toYaml`/`fromYaml` see it.
