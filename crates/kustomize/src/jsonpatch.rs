@@ -82,6 +82,7 @@ fn add(doc: &mut Value, path: &[String], value: Value) -> Result<(), String> {
         *doc = value;
         return Ok(());
     };
+    ensure_parents(doc, parent);
     match get_mut(doc, parent)? {
         Value::Map(m) => {
             m.insert(last.clone(), value);
@@ -117,5 +118,20 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
             Ok(items.remove(i))
         }
         _ => Err("parent is not a container".into()),
+    }
+}
+
+/// kustomize's JSON patch creates missing parent maps on `add`.
+fn ensure_parents(doc: &mut Value, parent: &[String]) {
+    let mut cur = doc;
+    for seg in parent {
+        cur = match cur {
+            Value::Map(m) => m.entry_or(seg, Value::new_map),
+            Value::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(v) => v,
+                None => return,
+            },
+            _ => return,
+        };
     }
 }

@@ -3,8 +3,9 @@
 //! Lists of objects merge by a key: the Kubernetes OpenAPI merge key for built-in kinds (the
 //! table below), and for other kinds the first of kustomize's associative keys every element
 //! carries (`name`, `mountPath`, …). Lists without a key are replaced. Directives:
-//! `$patch: delete|replace|merge` on maps and list elements, `$retainKeys`,
-//! `$setElementOrder/<field>` and `$deleteFromPrimitiveList/<field>`.
+//! `$patch: delete|replace|merge` on maps and list elements. kustomize v5.5 does not act on
+//! `$retainKeys` or `$setElementOrder/…`: it copies them into the output as ordinary fields,
+//! and so do we (the conformance suite pins this).
 //!
 //! | field | merge key |
 //! |---|---|
@@ -96,12 +97,8 @@ impl Patcher {
             }
             _ => {}
         }
-        if let Some(Value::Seq(keep)) = patch.get("$retainKeys") {
-            let keep: Vec<String> = keep.iter().filter_map(Value::scalar_text).collect();
-            target.0.retain(|(k, _)| keep.contains(k));
-        }
         for (key, pval) in patch.iter() {
-            if key.starts_with('$') {
+            if key == "$patch" {
                 continue;
             }
             match pval {
@@ -142,20 +139,6 @@ impl Patcher {
                 scalar => target.insert(key.clone(), scalar.clone()),
             }
         }
-        // Directives that act after the merge.
-        for (key, pval) in patch.iter() {
-            if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/")
-                && let (Some(Value::Seq(list)), Value::Seq(del)) = (target.get_mut(field), pval)
-            {
-                list.retain(|v| !del.contains(v));
-            }
-            if let Some(field) = key.strip_prefix("$setElementOrder/")
-                && let (Some(Value::Seq(list)), Value::Seq(order)) = (target.get_mut(field), pval)
-            {
-                let key_name = merge_key(field, path, self.known_kind, &self.kind);
-                reorder(list, order, key_name);
-            }
-        }
         Outcome::Keep
     }
 
@@ -185,54 +168,36 @@ impl Patcher {
             *target = strip_list(patch);
             return;
         };
+        // Result order (as kustomize produces it): the patch's elements in patch order, merged
+        // with their counterparts, then the target's remaining elements in their order.
+        let mut rest: Vec<Option<Value>> = std::mem::take(target).into_iter().map(Some).collect();
+        let mut out = Vec::with_capacity(rest.len() + patch.len());
         for pe in patch {
             let Value::Map(pm) = pe else { continue };
             let Some(kv) = pm.get(key) else {
                 continue;
             };
-            let pos = target.iter().position(|t| t.get(key) == Some(kv));
+            let pos = rest.iter().position(|t| t.as_ref().and_then(|t| t.get(key)) == Some(kv));
             let directive = pm.get("$patch").and_then(Value::as_str);
             match (pos, directive) {
-                (Some(i), Some("delete")) => {
-                    target.remove(i);
-                }
+                (Some(i), Some("delete")) => rest[i] = None,
                 (None, Some("delete")) => {}
                 (Some(i), _) => {
-                    if let Value::Map(tm) = &mut target[i] {
+                    if let Some(Value::Map(mut tm)) = rest[i].take() {
                         path.push(field.to_string());
-                        let outcome = self.merge_map(tm, pm, path);
+                        let outcome = self.merge_map(&mut tm, pm, path);
                         path.pop();
-                        if matches!(outcome, Outcome::Delete) {
-                            target.remove(i);
+                        if matches!(outcome, Outcome::Keep) {
+                            out.push(Value::Map(tm));
                         }
                     }
                 }
-                (None, _) => target.push(strip(pe)),
+                (None, _) => out.push(strip(pe)),
             }
         }
+        out.extend(rest.into_iter().flatten());
+        *target = out;
     }
-}
-
-fn reorder(list: &mut Vec<Value>, order: &[Value], key: Option<&str>) {
-    let ident = |v: &Value| -> Value {
-        match (key, v) {
-            (Some(k), Value::Map(m)) => m.get(k).cloned().unwrap_or(Value::Null),
-            _ => v.clone(),
-        }
-    };
-    let mut out = Vec::with_capacity(list.len());
-    let mut rest: Vec<Value> = std::mem::take(list);
-    for o in order {
-        let want = match (key, o) {
-            (Some(k), Value::Map(m)) => m.get(k).cloned().unwrap_or(Value::Null),
-            _ => o.clone(),
-        };
-        if let Some(pos) = rest.iter().position(|v| ident(v) == want) {
-            out.push(rest.remove(pos));
-        }
-    }
-    out.extend(rest);
-    *list = out;
 }
 
 /// Removes patch directives from a value that is being inserted as-is.
@@ -241,7 +206,7 @@ fn strip(v: &Value) -> Value {
         Value::Map(m) => {
             let mut out = Map::new();
             for (k, val) in m.iter() {
-                if k.starts_with('$') {
+                if k == "$patch" {
                     continue;
                 }
                 out.insert(k.clone(), strip(val));
@@ -282,7 +247,8 @@ mod tests {
             "spec: {template: {spec: {containers: [{name: b, image: z, args: null}, {name: c, image: w}]}}}",
         );
         let want = parse_one(
-            "spec: {template: {spec: {containers: [{name: a, image: x, args: [1]}, {name: b, image: z}, {name: c, image: w}]}}}",
+            // Patch elements first (in patch order), then the untouched ones, as kustomize does.
+            "spec: {template: {spec: {containers: [{name: b, image: z}, {name: c, image: w}, {name: a, image: x, args: [1]}]}}}",
         )
         .unwrap_or_default();
         assert_eq!(out, want);
