@@ -50,7 +50,8 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
         && meta.iter().any(|m| m.as_str() == Some("managedByLabel"))
     {
         let mut pairs = Map::new();
-        pairs.insert("app.kubernetes.io/managed-by", "kustomize-v5.5.0".into());
+        // kubectl's embedded kustomize reports its version as "(devel)"; we match the oracle.
+        pairs.insert("app.kubernetes.io/managed-by", "kustomize-(devel)".into());
         transform::set_map_fields(&mut acc.resources, &pairs, &[FieldSpec::new(None, "metadata/labels", true)]);
     }
     sort::sort(&mut acc.resources, kust.doc.get("sortOptions"), &kust.file)?;

@@ -246,7 +246,6 @@ pub fn name_references() -> Vec<NameRef> {
     pod_refs(&mut out, "PersistentVolumeClaim", &["volumes/persistentVolumeClaim/claimName"]);
     pod_refs(&mut out, "PriorityClass", &["priorityClassName"]);
     kind_refs(&mut out, "Secret", "", &[
-        ("ServiceAccount", "secrets/name"),
         ("ServiceAccount", "imagePullSecrets/name"),
         ("Ingress", "spec/tls/secretName"),
         ("StorageClass", "parameters/secretName"),
