@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::yaml::go_format_float;
+use driftless_gotmpl::yaml::go_format_float;
 
 /// A file of a chart, named by its path relative to the chart root (`templates/cm.yaml`).
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +112,7 @@ impl Chart {
 /// Reads `Chart.yaml` text into metadata as `sigs.k8s.io/yaml` fills Helm's struct:
 /// scalars are turned into strings where the field is a string, unknown keys are ignored.
 pub(crate) fn parse_metadata(text: &str, into: &mut Metadata, file: &str) -> Result<(), String> {
-    let v = crate::yaml::from_yaml(text).map_err(|e| e.to_string())?;
+    let v = driftless_gotmpl::yaml::from_yaml(text).map_err(|e| e.to_string())?;
     let m = match v {
         Value::Object(m) => m,
         Value::Null => return Ok(()),

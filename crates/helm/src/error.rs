@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::yaml::YamlError;
+use driftless_gotmpl::yaml::YamlError;
 
 /// Why a chart could not be loaded, its values coalesced, or its templates rendered.
 #[derive(Debug, thiserror::Error)]

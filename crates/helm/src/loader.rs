@@ -276,7 +276,7 @@ fn load_files(files: Vec<File>, origin: &str) -> Result<Chart, Error> {
                 }
             }
             "values.yaml" => {
-                chart.values = crate::yaml::from_yaml_map(&String::from_utf8_lossy(&f.data))
+                chart.values = driftless_gotmpl::yaml::from_yaml_map(&String::from_utf8_lossy(&f.data))
                     .map_err(|source| Error::Values {
                         source_name: format!("chart {origin}: cannot load values.yaml"),
                         source,

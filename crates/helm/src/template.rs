@@ -1,0 +1,251 @@
+//! `helm template` / install rendering: the whole pipeline from a loaded chart and user
+//! values to sorted manifests, hooks, CRDs and NOTES, and the text `helm template` prints.
+
+use serde_json::{Map, Value};
+
+use crate::chart::Chart;
+use crate::error::Error;
+use crate::manifest::{Hook, Manifest, sort_manifests};
+use crate::render::{Capabilities, LookupFn, ReleaseInfo, render};
+use crate::strvals;
+use crate::values::{coalesce_values, merge_maps};
+
+/// User-supplied values, built as Helm's CLI merges `-f`, `--set` and `--set-string`.
+#[derive(Debug, Clone, Default)]
+pub struct UserValues(pub Map<String, Value>);
+
+impl UserValues {
+    /// Merges a values file's text (a later file wins, maps merge). `name` is for errors.
+    pub fn add_file(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        let m = driftless_gotmpl::yaml::from_yaml_map(text).map_err(|source| Error::Values {
+            source_name: format!("failed to parse {name}"),
+            source,
+        })?;
+        merge_maps(&mut self.0, m);
+        Ok(())
+    }
+
+    /// Applies one `--set` expression (typed values).
+    pub fn set(&mut self, expr: &str) -> Result<(), Error> {
+        strvals::parse_into(expr, &mut self.0, false).map_err(|message| Error::SetValue {
+            flag: "--set",
+            expr: expr.to_string(),
+            message,
+        })
+    }
+
+    /// Applies one `--set-string` expression (values stay strings).
+    pub fn set_string(&mut self, expr: &str) -> Result<(), Error> {
+        strvals::parse_into(expr, &mut self.0, true).map_err(|message| Error::SetValue {
+            flag: "--set-string",
+            expr: expr.to_string(),
+            message,
+        })
+    }
+}
+
+/// How to render: the release and the cluster it is rendered for.
+#[derive(Clone, Default)]
+pub struct TemplateOptions {
+    pub release_name: String,
+    /// Empty means `default`.
+    pub namespace: String,
+    /// `--kube-version` text.
+    pub kube_version: Option<String>,
+    /// `--api-versions`, added to the defaults.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// `--is-upgrade`.
+    pub is_upgrade: bool,
+    /// `--skip-schema-validation`.
+    pub skip_schema_validation: bool,
+    /// The cluster behind `lookup`; offline (empty results) when unset.
+    pub lookup: Option<LookupFn>,
+}
+
+impl std::fmt::Debug for TemplateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemplateOptions")
+            .field("release_name", &self.release_name)
+            .field("namespace", &self.namespace)
+            .field("kube_version", &self.kube_version)
+            .field("api_versions", &self.api_versions)
+            .field("include_crds", &self.include_crds)
+            .field("is_upgrade", &self.is_upgrade)
+            .finish()
+    }
+}
+
+/// A rendered release.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// `(path, content)` of each CRD file, when CRDs were asked for.
+    pub crds: Vec<(String, String)>,
+    /// Non-hook documents in install order.
+    pub manifests: Vec<Manifest>,
+    /// Hook documents in kind order.
+    pub hooks: Vec<Hook>,
+    /// The rendered `NOTES.txt` of the root chart.
+    pub notes: String,
+    /// The coalesced values the templates saw.
+    pub values: Map<String, Value>,
+}
+
+impl Rendered {
+    /// The release manifest as Helm stores it: CRDs (if included) then manifests, each as
+    /// `---\n# Source: path\ncontent\n`.
+    pub fn manifest(&self) -> String {
+        let mut b = String::new();
+        for (path, content) in &self.crds {
+            b.push_str(&format!("---\n# Source: {path}\n{content}\n"));
+        }
+        for m in &self.manifests {
+            b.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
+        }
+        b
+    }
+
+    /// Exactly what `helm template` prints: the manifest, then the hooks.
+    pub fn helm_template_output(&self) -> String {
+        let mut out = self.manifest().trim().to_string();
+        out.push('\n');
+        for h in &self.hooks {
+            out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
+        }
+        out
+    }
+}
+
+fn valid_release_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > 53 {
+        return false;
+    }
+    name.split('.').all(|label| {
+        let b = label.as_bytes();
+        !b.is_empty()
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+    })
+}
+
+/// Renders `chart` with `values` as `helm template NAME CHART` does.
+pub fn template(mut chart: Chart, values: &UserValues, opts: &TemplateOptions) -> Result<Rendered, Error> {
+    if !matches!(chart.metadata.chart_type.as_str(), "" | "application") {
+        return Err(Error::NotInstallable {
+            chart: chart.name().to_string(),
+        });
+    }
+    if !chart.metadata.dependencies.is_empty() {
+        crate::dependencies::check_dependencies(&chart)?;
+    }
+    if !valid_release_name(&opts.release_name) {
+        return Err(Error::ReleaseName(opts.release_name.clone()));
+    }
+    crate::dependencies::process(&mut chart, &values.0)?;
+
+    let mut caps = Capabilities::default();
+    if let Some(kv) = &opts.kube_version {
+        caps.set_kube_version(kv)?;
+    }
+    caps.api_versions.extend(opts.api_versions.iter().cloned());
+
+    let vals = coalesce_values(&chart, &values.0)?;
+    if !opts.skip_schema_validation {
+        let mut report = String::new();
+        validate_schemas(&chart, &vals, &mut report)?;
+        if !report.is_empty() {
+            return Err(Error::Schema(report));
+        }
+    }
+    if !chart.metadata.kube_version.is_empty()
+        && !crate::semver::is_compatible_range(&chart.metadata.kube_version, &caps.kube_version)
+    {
+        return Err(Error::KubeVersion {
+            constraint: chart.metadata.kube_version.clone(),
+            kube: caps.kube_version.clone(),
+        });
+    }
+    let release = ReleaseInfo {
+        name: opts.release_name.clone(),
+        namespace: if opts.namespace.is_empty() {
+            "default".into()
+        } else {
+            opts.namespace.clone()
+        },
+        revision: 1,
+        is_install: !opts.is_upgrade,
+        is_upgrade: opts.is_upgrade,
+    };
+    let mut files = render(&chart, &vals, &release, &caps, opts.lookup.clone())?;
+
+    let top_notes = format!("{}/templates/NOTES.txt", chart.name());
+    let notes = files.remove(&top_notes).unwrap_or_default();
+    files.retain(|k, _| !k.ends_with("NOTES.txt"));
+
+    let (hooks, manifests) = sort_manifests(files.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let crds = if opts.include_crds {
+        chart
+            .crd_files(chart.name())
+            .into_iter()
+            .map(|(p, f)| (p, String::from_utf8_lossy(&f.data).into_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Rendered {
+        crds,
+        manifests,
+        hooks,
+        notes,
+        values: vals,
+    })
+}
+
+/// Helm's `ValidateAgainstSchema`: the chart's schema against its values, then each
+/// subchart's against its section.
+fn validate_schemas(chart: &Chart, values: &Map<String, Value>, report: &mut String) -> Result<(), Error> {
+    if let Some(schema) = &chart.schema {
+        let schema: Value = serde_json::from_slice(schema).map_err(|e| {
+            Error::Schema(format!("{}: values.schema.json is not valid JSON: {e}", chart.name()))
+        })?;
+        let validator = jsonschema::validator_for(&schema).map_err(|e| {
+            Error::Schema(format!("{}: values.schema.json is not a valid schema: {e}", chart.name()))
+        })?;
+        let instance = Value::Object(values.clone());
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                format!("- at '{}': {e}", if path.is_empty() { "" } else { &path })
+            })
+            .collect();
+        if !errors.is_empty() {
+            report.push_str(&format!("{}:\n{}\n", chart.name(), errors.join("\n")));
+        }
+    }
+    for sub in &chart.dependencies {
+        let empty = Map::new();
+        let sub_values = match values.get(sub.name()) {
+            Some(Value::Object(m)) => m,
+            _ => &empty,
+        };
+        validate_schemas(sub, sub_values, report)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_names() {
+        assert!(valid_release_name("my-release"));
+        assert!(valid_release_name("a.b"));
+        assert!(!valid_release_name("My"));
+        assert!(!valid_release_name("-a"));
+        assert!(!valid_release_name(&"a".repeat(54)));
+    }
+}
