@@ -58,6 +58,8 @@ mod exec;
 pub mod format;
 mod funcs;
 mod parse;
+pub mod semver;
+mod toml;
 mod value;
 pub mod yaml;
 
@@ -216,6 +218,8 @@ pub struct Templates {
     pub(crate) strip_no_value: bool,
     /// The name `tpl` parses its text under (Helm: "gotpl", the root template's name).
     pub(crate) tpl_name: String,
+    /// A fixed "now" for Sprig's date functions (tests, reproducible renders).
+    pub(crate) now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -240,6 +244,7 @@ impl Templates {
             limits: Limits::default(),
             strip_no_value: false,
             tpl_name: "gotpl".into(),
+            now: None,
         }
     }
 
@@ -267,6 +272,13 @@ impl Templates {
     /// Whether `<no value>` is removed from outputs (Helm does this after every render).
     pub fn set_strip_no_value(&mut self, strip: bool) -> &mut Self {
         self.strip_no_value = strip;
+        self
+    }
+
+    /// Fixes the time Sprig's `now`, `ago`, `date` (of non-time values) see, for tests and
+    /// reproducible renders. `None` is the real clock.
+    pub fn set_now(&mut self, now: Option<chrono::DateTime<chrono::Utc>>) -> &mut Self {
+        self.now = now;
         self
     }
 

@@ -184,7 +184,8 @@ impl<'a> Reader<'a> {
                     if matches!(ev, Event::MappingEnd) {
                         break;
                     }
-                    let is_merge = matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+                    let is_merge =
+                        matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
                     let key = self.node(ev, l)?;
                     let (vev, vl) = self.expect_node()?;
                     let value = self.node(vev, vl)?;
@@ -301,7 +302,9 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<V
 
 /// A Go float64 as a JSON value.
 pub fn float_value(f: f64) -> Value {
-    Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// What go-yaml v2 makes of a plain scalar.
@@ -458,7 +461,11 @@ pub fn go_format_float(f: f64, fmt: char, bits: u32) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     // Shortest round-trip digits and decimal exponent.
     let sci = if bits == 32 {
@@ -1087,7 +1094,10 @@ fn is_base60_float(s: &str) -> bool {
     while i < b.len() && b[i] == b':' {
         i += 1;
         let start = i;
-        if i < b.len() && (b'0'..=b'5').contains(&b[i]) && i + 1 < b.len() && b[i + 1].is_ascii_digit()
+        if i < b.len()
+            && (b'0'..=b'5').contains(&b[i])
+            && i + 1 < b.len()
+            && b[i + 1].is_ascii_digit()
         {
             i += 2;
         } else if i < b.len() && b[i].is_ascii_digit() {

@@ -9,6 +9,7 @@ use crate::{Call, FuncError, Function, Library, Param};
 mod builtin;
 mod helm;
 pub(crate) mod sprig;
+mod sprig_more;
 
 pub(crate) type Body = fn(&mut Call<'_, '_>, Vec<Value>) -> Result<Value, FuncError>;
 

@@ -1,0 +1,569 @@
+//! Sprig's dates, semver and crypto functions.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, FixedOffset, TimeZone as _, Utc};
+
+use super::{Body, int, s, strval};
+use crate::value::{Map, Object, Value};
+use crate::{Call, FuncError};
+
+type Res = Result<Value, FuncError>;
+
+/// A Go `time.Time`.
+#[derive(Debug, Clone)]
+pub(crate) struct GoTime(pub DateTime<FixedOffset>);
+
+impl Object for GoTime {
+    fn type_name(&self) -> &str {
+        "time.Time"
+    }
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        Some(Ok(match name {
+            "Unix" => Value::Int(self.0.timestamp()),
+            "UnixNano" => Value::Int(self.0.timestamp_nanos_opt().unwrap_or(0)),
+            "Year" => Value::Int(i64::from(chrono::Datelike::year(&self.0))),
+            "Day" => Value::Int(i64::from(chrono::Datelike::day(&self.0))),
+            "Hour" => Value::Int(i64::from(chrono::Timelike::hour(&self.0))),
+            "UTC" => time_value(self.0.with_timezone(&Utc).fixed_offset()),
+            "Format" => Value::str(go_format(
+                &self.0,
+                args.first().and_then(Value::as_str).unwrap_or(""),
+            )),
+            _ => return None,
+        }))
+    }
+    fn display(&self) -> Option<String> {
+        Some(go_format(
+            &self.0,
+            "2006-01-02 15:04:05.999999999 -0700 MST",
+        ))
+    }
+    fn to_value(&self) -> Value {
+        Value::str(go_format(&self.0, "2006-01-02T15:04:05.999999999Z07:00"))
+    }
+}
+
+fn time_value(t: DateTime<FixedOffset>) -> Value {
+    Value::Object(Arc::new(GoTime(t)))
+}
+
+fn now(c: &Call<'_, '_>) -> DateTime<FixedOffset> {
+    c.templates().now.unwrap_or_else(Utc::now).fixed_offset()
+}
+
+/// Sprig's `date`-family argument: a time, or Unix seconds as an int; anything else is now.
+fn to_time(c: &Call<'_, '_>, v: &Value) -> DateTime<FixedOffset> {
+    match v {
+        Value::Object(o) if o.type_name() == "time.Time" => {
+            let s = strval(&o.to_value());
+            DateTime::parse_from_rfc3339(&s).unwrap_or_else(|_| now(c))
+        }
+        Value::Int(i) => Utc
+            .timestamp_opt(*i, 0)
+            .single()
+            .map(|t| t.fixed_offset())
+            .unwrap_or_else(|| now(c)),
+        _ => now(c),
+    }
+}
+
+fn as_time(v: &Value) -> Option<DateTime<FixedOffset>> {
+    match v {
+        Value::Object(o) if o.type_name() == "time.Time" => {
+            DateTime::parse_from_rfc3339(&strval(&o.to_value())).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Formats with a Go layout (`2006-01-02T15:04:05Z07:00`).
+pub(crate) fn go_format(t: &DateTime<FixedOffset>, layout: &str) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    let mut out = String::new();
+    let mut rest = layout;
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let off = t.offset().local_minus_utc();
+    let zone = if off == 0 {
+        "UTC".to_string()
+    } else {
+        format!("{:+03}{:02}", off / 3600, (off.abs() % 3600) / 60)
+    };
+    while !rest.is_empty() {
+        let tokens: [(&str, &dyn Fn() -> String); 33] = [
+            ("January", &|| MONTHS[t.month0() as usize].to_string()),
+            ("Jan", &|| MONTHS[t.month0() as usize][..3].to_string()),
+            ("Monday", &|| {
+                DAYS[t.weekday().num_days_from_monday() as usize].to_string()
+            }),
+            ("Mon", &|| {
+                DAYS[t.weekday().num_days_from_monday() as usize][..3].to_string()
+            }),
+            ("MST", &|| zone.clone()),
+            ("2006", &|| format!("{:04}", t.year())),
+            ("-07:00:00", &|| offset(off, true, true, false)),
+            ("-0700", &|| offset(off, false, false, false)),
+            ("-07:00", &|| offset(off, true, false, false)),
+            ("-07", &|| format!("{:+03}", off / 3600)),
+            ("Z07:00", &|| offset(off, true, false, true)),
+            ("Z0700", &|| offset(off, false, false, true)),
+            ("Z07", &|| {
+                if off == 0 {
+                    "Z".into()
+                } else {
+                    format!("{:+03}", off / 3600)
+                }
+            }),
+            ("002", &|| format!("{:03}", t.ordinal())),
+            ("01", &|| format!("{:02}", t.month())),
+            ("02", &|| format!("{:02}", t.day())),
+            ("_2", &|| format!("{:>2}", t.day())),
+            ("03", &|| format!("{:02}", hour12(t.hour()))),
+            ("04", &|| format!("{:02}", t.minute())),
+            ("05", &|| format!("{:02}", t.second())),
+            ("06", &|| format!("{:02}", t.year() % 100)),
+            ("15", &|| format!("{:02}", t.hour())),
+            ("PM", &|| {
+                if t.hour() >= 12 {
+                    "PM".into()
+                } else {
+                    "AM".into()
+                }
+            }),
+            ("pm", &|| {
+                if t.hour() >= 12 {
+                    "pm".into()
+                } else {
+                    "am".into()
+                }
+            }),
+            (".000000000", &|| format!(".{:09}", t.nanosecond())),
+            (".000000", &|| format!(".{:06}", t.nanosecond() / 1000)),
+            (".000", &|| format!(".{:03}", t.nanosecond() / 1_000_000)),
+            (".999999999", &|| frac9(t.nanosecond())),
+            ("1", &|| t.month().to_string()),
+            ("2", &|| t.day().to_string()),
+            ("3", &|| hour12(t.hour()).to_string()),
+            ("4", &|| t.minute().to_string()),
+            ("5", &|| t.second().to_string()),
+        ];
+        let mut matched = false;
+        for (tok, f) in tokens.iter() {
+            if rest.starts_with(tok) {
+                out.push_str(&f());
+                rest = &rest[tok.len()..];
+                matched = true;
+                break;
+            }
+        }
+        if !matched {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+fn hour12(h: u32) -> u32 {
+    match h % 12 {
+        0 => 12,
+        x => x,
+    }
+}
+
+fn frac9(n: u32) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    let s = format!(".{n:09}");
+    s.trim_end_matches('0').to_string()
+}
+
+fn offset(off: i32, colon: bool, secs: bool, z: bool) -> String {
+    if z && off == 0 {
+        return "Z".into();
+    }
+    let sign = if off < 0 { '-' } else { '+' };
+    let a = off.abs();
+    let (h, m, s) = (a / 3600, (a % 3600) / 60, a % 60);
+    match (colon, secs) {
+        (true, true) => format!("{sign}{h:02}:{m:02}:{s:02}"),
+        (true, false) => format!("{sign}{h:02}:{m:02}"),
+        _ => format!("{sign}{h:02}{m:02}"),
+    }
+}
+
+/// Go's `time.Duration.String()`.
+pub(crate) fn duration_string(ns: i128) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    let mut out = String::new();
+    if u < 1_000_000_000 {
+        let (v, unit) = if u < 1_000 {
+            (u.to_string(), "ns")
+        } else if u < 1_000_000 {
+            (trim_frac(u, 1_000), "µs")
+        } else {
+            (trim_frac(u, 1_000_000), "ms")
+        };
+        out.push_str(&v);
+        out.push_str(unit);
+    } else {
+        let secs = u / 1_000_000_000;
+        let frac = u % 1_000_000_000;
+        let h = secs / 3600;
+        let m = (secs % 3600) / 60;
+        let s = secs % 60;
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if h > 0 || m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        let sfrac = if frac == 0 {
+            String::new()
+        } else {
+            format!(".{frac:09}").trim_end_matches('0').to_string()
+        };
+        out.push_str(&format!("{s}{sfrac}s"));
+    }
+    if neg {
+        out.insert(0, '-');
+    }
+    out
+}
+
+fn trim_frac(u: u128, unit: u128) -> String {
+    let i = u / unit;
+    let f = u % unit;
+    if f == 0 {
+        return i.to_string();
+    }
+    let width = unit.to_string().len() - 1;
+    let fs = format!("{f:0width$}");
+    format!("{i}.{}", fs.trim_end_matches('0'))
+}
+
+/// Go's `time.ParseDuration`.
+pub(crate) fn parse_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        if num_end == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult: f64 = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += n * mult;
+    }
+    let v = total as i128;
+    Some(if neg { -v } else { v })
+}
+
+fn round_duration(d: i128) -> String {
+    let u = d.unsigned_abs();
+    let second: u128 = 1_000_000_000;
+    let minute = 60 * second;
+    let hour = 60 * minute;
+    let day = 24 * hour;
+    let month = 30 * day;
+    let year = 365 * day;
+    for (unit, name) in [
+        (year, "y"),
+        (month, "mo"),
+        (day, "d"),
+        (hour, "h"),
+        (minute, "m"),
+        (second, "s"),
+    ] {
+        if u > unit {
+            return format!("{}{name}", u / unit);
+        }
+    }
+    "0s".into()
+}
+
+/// A Masterminds `*semver.Version`.
+#[derive(Debug)]
+struct SemverObj {
+    v: crate::semver::Version,
+    original: String,
+}
+
+impl Object for SemverObj {
+    fn type_name(&self) -> &str {
+        "*semver.Version"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "Major" => Some(Value::Int(self.v.major as i64)),
+            "Minor" => Some(Value::Int(self.v.minor as i64)),
+            "Patch" => Some(Value::Int(self.v.patch as i64)),
+            "Prerelease" => Some(Value::str(&self.v.pre)),
+            "Metadata" => Some(Value::str(&self.v.build)),
+            "Original" => Some(Value::str(&self.original)),
+            _ => None,
+        }
+    }
+    fn display(&self) -> Option<String> {
+        let mut s = format!("{}.{}.{}", self.v.major, self.v.minor, self.v.patch);
+        if !self.v.pre.is_empty() {
+            s.push('-');
+            s.push_str(&self.v.pre);
+        }
+        if !self.v.build.is_empty() {
+            s.push('+');
+            s.push_str(&self.v.build);
+        }
+        Some(s)
+    }
+    fn to_value(&self) -> Value {
+        Value::str(self.display().unwrap_or_default())
+    }
+}
+
+fn unsupported(name: &'static str) -> Res {
+    Err(FuncError::Message(format!(
+        "{name} is not supported by driftless"
+    )))
+}
+
+pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
+    add("now", "", |c, _| Ok(time_value(now(c))));
+    add("date", "S A", |c, a| {
+        Ok(Value::str(go_format(&to_time(c, &a[1]), s(&a, 0))))
+    });
+    add("dateInZone", "S A S", |c, a| {
+        Ok(Value::str(go_format(&to_time(c, &a[1]), s(&a, 0))))
+    });
+    add("date_in_zone", "S A S", |c, a| {
+        Ok(Value::str(go_format(&to_time(c, &a[1]), s(&a, 0))))
+    });
+    add("htmlDate", "A", |c, a| {
+        Ok(Value::str(go_format(&to_time(c, &a[0]), "2006-01-02")))
+    });
+    add("htmlDateInZone", "A S", |c, a| {
+        Ok(Value::str(go_format(&to_time(c, &a[0]), "2006-01-02")))
+    });
+    add("unixEpoch", "A", |c, a| {
+        Ok(Value::str(to_time(c, &a[0]).timestamp().to_string()))
+    });
+    add("dateModify", "S A", |_, a| date_modify(&a, false));
+    add("date_modify", "S A", |_, a| date_modify(&a, false));
+    add("mustDateModify", "S A", |_, a| date_modify(&a, true));
+    add("must_date_modify", "S A", |_, a| date_modify(&a, true));
+    add("ago", "A", |c, a| {
+        let t = to_time(c, &a[0]);
+        let d = now(c) - t;
+        let secs = (d.num_milliseconds() as f64 / 1000.0).round() as i128;
+        Ok(Value::str(duration_string(secs * 1_000_000_000)))
+    });
+    add("duration", "A", |_, a| {
+        let n: i64 = match &a[0] {
+            Value::String(s) => s.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok(Value::str(duration_string(i128::from(n) * 1_000_000_000)))
+    });
+    add("durationRound", "A", |c, a| {
+        let d: i128 = match &a[0] {
+            Value::String(s) => parse_duration(s).unwrap_or(0),
+            Value::Object(_) => match as_time(&a[0]) {
+                Some(t) => i128::from((now(c) - t).num_nanoseconds().unwrap_or(0)),
+                None => 0,
+            },
+            _ => 0,
+        };
+        Ok(Value::str(round_duration(d)))
+    });
+    add("toDate", "S S", |_, a| to_date(s(&a, 0), s(&a, 1), false));
+    add("mustToDate", "S S", |_, a| {
+        to_date(s(&a, 0), s(&a, 1), true)
+    });
+    add("semver", "S", |_, a| {
+        let v = crate::semver::Version::parse(s(&a, 0))
+            .ok_or_else(|| FuncError::from("Invalid Semantic Version"))?;
+        Ok(Value::Object(Arc::new(SemverObj {
+            v,
+            original: s(&a, 0).to_string(),
+        })))
+    });
+    add("semverCompare", "S S", |_, a| {
+        let c = crate::semver::Constraint::parse(s(&a, 0))
+            .ok_or_else(|| FuncError::from(format!("improper constraint: {}", s(&a, 0))))?;
+        let v = crate::semver::Version::parse(s(&a, 1))
+            .ok_or_else(|| FuncError::from("Invalid Semantic Version"))?;
+        Ok(Value::Bool(c.check(&v)))
+    });
+    add("bcrypt", "S", |_, _| unsupported("bcrypt"));
+    add("htpasswd", "S S", |_, _| unsupported("htpasswd"));
+    add("derivePassword", "I S S S S", |_, _| {
+        unsupported("derivePassword")
+    });
+    add("genPrivateKey", "S", |_, _| unsupported("genPrivateKey"));
+    add("buildCustomCert", "S S", |_, _| {
+        unsupported("buildCustomCert")
+    });
+    add("genCA", "S I", |_, _| unsupported("genCA"));
+    add("genCAWithKey", "S I S", |_, _| unsupported("genCAWithKey"));
+    add("genSelfSignedCert", "S L L I", |_, _| {
+        unsupported("genSelfSignedCert")
+    });
+    add("genSelfSignedCertWithKey", "S L L I S", |_, _| {
+        unsupported("genSelfSignedCertWithKey")
+    });
+    add("genSignedCert", "S L L I A", |_, _| {
+        unsupported("genSignedCert")
+    });
+    add("genSignedCertWithKey", "S L L I A S", |_, _| {
+        unsupported("genSignedCertWithKey")
+    });
+    add("encryptAES", "S S", |_, _| unsupported("encryptAES"));
+    add("decryptAES", "S S", |_, _| unsupported("decryptAES"));
+    let _ = int;
+    let _: Option<Map> = None;
+}
+
+fn date_modify(a: &[Value], must: bool) -> Res {
+    let t = as_time(&a[1]).ok_or_else(|| {
+        FuncError::from(format!(
+            "wrong type for value; expected time.Time; got {}",
+            a[1].type_name()
+        ))
+    })?;
+    match parse_duration(s(a, 0)) {
+        Some(d) => Ok(time_value(t + Duration::nanoseconds(d as i64))),
+        None if must => Err(format!(
+            "time: invalid duration {}",
+            crate::format::go_quote(s(a, 0))
+        )
+        .into()),
+        None => Ok(a[1].clone()),
+    }
+}
+
+/// Converts a Go layout to a chrono format string (for parsing).
+fn layout_to_chrono(layout: &str) -> String {
+    let mut out = String::new();
+    let mut rest = layout;
+    let map: [(&str, &str); 22] = [
+        ("January", "%B"),
+        ("Jan", "%b"),
+        ("Monday", "%A"),
+        ("Mon", "%a"),
+        ("MST", "%Z"),
+        ("2006", "%Y"),
+        ("-07:00", "%:z"),
+        ("-0700", "%z"),
+        ("Z07:00", "%:z"),
+        ("Z0700", "%z"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("_2", "%e"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("06", "%y"),
+        ("15", "%H"),
+        ("PM", "%p"),
+        (".000", "%.3f"),
+        ("1", "%-m"),
+        ("2", "%-d"),
+    ];
+    while !rest.is_empty() {
+        if let Some((tok, f)) = map.iter().find(|(t, _)| rest.starts_with(t)) {
+            out.push_str(f);
+            rest = &rest[tok.len()..];
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            if c == '%' {
+                out.push_str("%%");
+            } else {
+                out.push(c);
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+fn to_date(layout: &str, value: &str, must: bool) -> Res {
+    let f = layout_to_chrono(layout);
+    let parsed = DateTime::parse_from_str(value, &f).ok().or_else(|| {
+        chrono::NaiveDateTime::parse_from_str(value, &f)
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(value, &f)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+            .map(|n| Utc.from_utc_datetime(&n).fixed_offset())
+    });
+    match parsed {
+        Some(t) => Ok(time_value(t)),
+        None if must => Err(format!(
+            "parsing time {} as {}: cannot parse",
+            crate::format::go_quote(value),
+            crate::format::go_quote(layout)
+        )
+        .into()),
+        None => Ok(time_value(
+            Utc.timestamp_opt(-62135596800, 0)
+                .single()
+                .unwrap_or_default()
+                .fixed_offset(),
+        )),
+    }
+}
