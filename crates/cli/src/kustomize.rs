@@ -45,7 +45,10 @@ fn run_build(args: BuildArgs) -> ExitCode {
     };
     let text = driftless_kustomize::to_yaml_stream(&resources);
     let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         eprintln!("Error: writing output: {err}");
         return ExitCode::FAILURE;
     }

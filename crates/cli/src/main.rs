@@ -7,10 +7,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod helm;
 mod kustomize;
 
 #[derive(Parser)]
-#[command(name = "driftless", version, about = "Driftless: GitOps for Kubernetes, Flux APIs")]
+#[command(
+    name = "driftless",
+    version,
+    about = "Driftless: GitOps for Kubernetes, Flux APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,11 +25,14 @@ struct Cli {
 enum Command {
     /// Kustomize engine commands (`driftless kustomize build DIR`).
     Kustomize(kustomize::Args),
+    /// Helm engine commands (`driftless helm template NAME CHART`).
+    Helm(helm::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Kustomize(args) => kustomize::run(args),
+        Command::Helm(args) => helm::run(args),
     }
 }

@@ -25,22 +25,57 @@ pub struct BuildOptions {
 }
 
 /// The file names kustomize recognises, in the order it looks for them.
-pub const KUSTOMIZATION_FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_FILE_NAMES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Every field a kustomization may hold; anything else is an error, as in kustomize.
 const KNOWN_FIELDS: &[&str] = &[
-    "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace",
-    "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations", "images",
-    "imageTags", "replicas", "patches", "patchesStrategicMerge", "patchesJson6902",
-    "configMapGenerator", "secretGenerator", "generatorOptions", "replacements", "vars",
-    "sortOptions", "buildMetadata", "crds", "openapi", "configurations", "generators",
-    "transformers", "validators", "helmCharts", "helmGlobals", "helmChartInflationGenerator",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "imageTags",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "vars",
+    "sortOptions",
+    "buildMetadata",
+    "crds",
+    "openapi",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
 ];
 
 /// Builds the kustomization in `dir`.
 pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
-    let root = dir.canonicalize().map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
-    let mut b = Builder { options, stack: Vec::new() };
+    let root = dir.canonicalize().map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut b = Builder {
+        options,
+        stack: Vec::new(),
+    };
     let mut acc = Acc::default();
     let kust = b.accumulate(&root, &mut acc, false)?;
     transform::add_hashes(&mut acc.resources);
@@ -52,7 +87,11 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
         let mut pairs = Map::new();
         // kubectl's embedded kustomize reports its version as "(devel)"; we match the oracle.
         pairs.insert("app.kubernetes.io/managed-by", "kustomize-(devel)".into());
-        transform::set_map_fields(&mut acc.resources, &pairs, &[FieldSpec::new(None, "metadata/labels", true)]);
+        transform::set_map_fields(
+            &mut acc.resources,
+            &pairs,
+            &[FieldSpec::new(None, "metadata/labels", true)],
+        );
     }
     sort::sort(&mut acc.resources, kust.doc.get("sortOptions"), &kust.file)?;
     Ok(acc.resources)
@@ -77,14 +116,24 @@ struct Builder<'o> {
 }
 
 fn find_kustomization_file(dir: &Path) -> Option<PathBuf> {
-    KUSTOMIZATION_FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+    KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
 }
 
 fn load_kustomization(dir: &Path) -> Result<Kust> {
-    let found: Vec<PathBuf> =
-        KUSTOMIZATION_FILE_NAMES.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect();
+    let found: Vec<PathBuf> = KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect();
     let file = match found.as_slice() {
-        [] => return Err(Error::NoKustomization { dir: dir.to_path_buf() }),
+        [] => {
+            return Err(Error::NoKustomization {
+                dir: dir.to_path_buf(),
+            });
+        }
         [one] => one.clone(),
         _ => {
             return Err(Error::Kustomization {
@@ -93,21 +142,37 @@ fn load_kustomization(dir: &Path) -> Result<Kust> {
             });
         }
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
-    let doc = crate::yaml::parse_one(&text).map_err(|message| Error::Yaml { path: file.clone(), message })?;
+    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let doc = crate::yaml::parse_one(&text).map_err(|message| Error::Yaml {
+        path: file.clone(),
+        message,
+    })?;
     let doc = match doc {
         Value::Map(m) => m,
         Value::Null => Map::new(),
         _ => {
-            return Err(Error::Kustomization { path: file, message: "expected a YAML map".into() });
+            return Err(Error::Kustomization {
+                path: file,
+                message: "expected a YAML map".into(),
+            });
         }
     };
     for key in doc.keys() {
         if !KNOWN_FIELDS.contains(&key.as_str()) {
-            return Err(Error::Kustomization { path: file, message: format!("json: unknown field \"{key}\"") });
+            return Err(Error::Kustomization {
+                path: file,
+                message: format!("json: unknown field \"{key}\""),
+            });
         }
     }
-    Ok(Kust { dir: dir.to_path_buf(), file, doc })
+    Ok(Kust {
+        dir: dir.to_path_buf(),
+        file,
+        doc,
+    })
 }
 
 fn str_list(k: &Kust, field: &str) -> Result<Vec<String>> {
@@ -122,7 +187,10 @@ fn str_list(k: &Kust, field: &str) -> Result<Vec<String>> {
                 })
             })
             .collect(),
-        Some(_) => Err(Error::Kustomization { path: k.file.clone(), message: format!("'{field}' must be a list") }),
+        Some(_) => Err(Error::Kustomization {
+            path: k.file.clone(),
+            message: format!("'{field}' must be a list"),
+        }),
     }
 }
 
@@ -130,7 +198,10 @@ fn seq<'a>(k: &'a Kust, field: &str) -> Result<&'a [Value]> {
     match k.doc.get(field) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Seq(items)) => Ok(items),
-        Some(_) => Err(Error::Kustomization { path: k.file.clone(), message: format!("'{field}' must be a list") }),
+        Some(_) => Err(Error::Kustomization {
+            path: k.file.clone(),
+            message: format!("'{field}' must be a list"),
+        }),
     }
 }
 
@@ -139,9 +210,17 @@ fn string_map(k: &Kust, v: Option<&Value>, field: &str) -> Result<Map> {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Map(m)) => Ok(Map(m
             .iter()
-            .map(|(key, v)| (key.clone(), Value::String(v.scalar_text().unwrap_or_default())))
+            .map(|(key, v)| {
+                (
+                    key.clone(),
+                    Value::String(v.scalar_text().unwrap_or_default()),
+                )
+            })
             .collect())),
-        Some(_) => Err(Error::Kustomization { path: k.file.clone(), message: format!("'{field}' must be a map") }),
+        Some(_) => Err(Error::Kustomization {
+            path: k.file.clone(),
+            message: format!("'{field}' must be a map"),
+        }),
     }
 }
 
@@ -150,7 +229,9 @@ impl Builder<'_> {
     /// a base gets a fresh one that is appended to the parent's.
     fn accumulate(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
         if self.stack.iter().any(|d| d == dir) {
-            return Err(Error::Cycle { dir: dir.to_path_buf() });
+            return Err(Error::Cycle {
+                dir: dir.to_path_buf(),
+            });
         }
         self.stack.push(dir.to_path_buf());
         let result = self.accumulate_inner(dir, acc, is_component);
@@ -160,7 +241,11 @@ impl Builder<'_> {
 
     fn accumulate_inner(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
         let k = load_kustomization(dir)?;
-        let kind = k.doc.get("kind").and_then(Value::as_str).unwrap_or("Kustomization");
+        let kind = k
+            .doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("Kustomization");
         match (kind, is_component) {
             ("Component", false) => {
                 return Err(Error::Kustomization {
@@ -176,7 +261,10 @@ impl Builder<'_> {
             }
             ("Kustomization" | "Component", _) => {}
             (other, _) => {
-                return Err(Error::Kustomization { path: k.file.clone(), message: format!("unknown kind '{other}'") });
+                return Err(Error::Kustomization {
+                    path: k.file.clone(),
+                    message: format!("unknown kind '{other}'"),
+                });
             }
         }
         let loader = Loader::new(dir.to_path_buf());
@@ -217,7 +305,10 @@ impl Builder<'_> {
 
         // Generators.
         let global_opts = k.doc.get("generatorOptions");
-        for (field, gkind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
+        for (field, gkind) in [
+            ("configMapGenerator", "ConfigMap"),
+            ("secretGenerator", "Secret"),
+        ] {
             for entry in seq(&k, field)? {
                 let mut r = generators::generate(&loader, gkind, entry, global_opts, &k.file)?;
                 self.absorb_generated(&ctx, acc, &mut r)?;
@@ -238,7 +329,10 @@ impl Builder<'_> {
                     }
                 }
                 PatchBody::Json(_) => {
-                    return Err(Error::invalid(&ctx, "patchesStrategicMerge entry is a JSON patch"));
+                    return Err(Error::invalid(
+                        &ctx,
+                        "patchesStrategicMerge entry is a JSON patch",
+                    ));
                 }
             }
         }
@@ -246,19 +340,38 @@ impl Builder<'_> {
             let text = match (p.get_str(&["path"]), p.get_str(&["patch"])) {
                 (Some(path), _) => loader.read_string(path)?,
                 (None, Some(inline)) => inline.to_string(),
-                (None, None) => return Err(Error::invalid(&ctx, "a patch needs 'path' or 'patch'")),
+                (None, None) => {
+                    return Err(Error::invalid(&ctx, "a patch needs 'path' or 'patch'"));
+                }
             };
             let body = patch::parse_body(&ctx, &text)?;
-            let target = p.get("target").map(|t| Selector::from_value(&ctx, t)).transpose()?;
-            patch::apply_patch(&ctx, &mut acc.resources, &body, target.as_ref(), p.get("options"))?;
+            let target = p
+                .get("target")
+                .map(|t| Selector::from_value(&ctx, t))
+                .transpose()?;
+            patch::apply_patch(
+                &ctx,
+                &mut acc.resources,
+                &body,
+                target.as_ref(),
+                p.get("options"),
+            )?;
         }
         if let Some(ns) = k.doc.get("namespace").and_then(Value::scalar_text)
             && !ns.is_empty()
         {
             transform::namespace(&mut acc.resources, &ns);
         }
-        let prefix = k.doc.get("namePrefix").and_then(Value::scalar_text).unwrap_or_default();
-        let suffix = k.doc.get("nameSuffix").and_then(Value::scalar_text).unwrap_or_default();
+        let prefix = k
+            .doc
+            .get("namePrefix")
+            .and_then(Value::scalar_text)
+            .unwrap_or_default();
+        let suffix = k
+            .doc
+            .get("nameSuffix")
+            .and_then(Value::scalar_text)
+            .unwrap_or_default();
         if !prefix.is_empty() || !suffix.is_empty() {
             transform::prefix_suffix(&mut acc.resources, &prefix, &suffix);
         }
@@ -274,7 +387,13 @@ impl Builder<'_> {
                 .and_then(Value::as_seq)
                 .map(|s| s.iter().filter_map(FieldSpec::from_value).collect())
                 .unwrap_or_default();
-            transform::labels(&mut acc.resources, &pairs, flag("includeSelectors"), flag("includeTemplates"), extra);
+            transform::labels(
+                &mut acc.resources,
+                &pairs,
+                flag("includeSelectors"),
+                flag("includeTemplates"),
+                extra,
+            );
         }
         let annotations = string_map(&k, k.doc.get("commonAnnotations"), "commonAnnotations")?;
         if !annotations.is_empty() {
@@ -284,12 +403,20 @@ impl Builder<'_> {
             let text = match (p.get_str(&["path"]), p.get_str(&["patch"])) {
                 (Some(path), _) => loader.read_string(path)?,
                 (None, Some(inline)) => inline.to_string(),
-                (None, None) => return Err(Error::invalid(&ctx, "patchesJson6902 entry needs 'path' or 'patch'")),
+                (None, None) => {
+                    return Err(Error::invalid(
+                        &ctx,
+                        "patchesJson6902 entry needs 'path' or 'patch'",
+                    ));
+                }
             };
             let body = match patch::parse_body(&ctx, &text)? {
                 PatchBody::Json(ops) => PatchBody::Json(ops),
                 PatchBody::Strategic(_) => {
-                    return Err(Error::invalid(&ctx, "patchesJson6902 entry is not a list of operations"));
+                    return Err(Error::invalid(
+                        &ctx,
+                        "patchesJson6902 entry is not a list of operations",
+                    ));
                 }
             };
             let target = p
@@ -299,16 +426,23 @@ impl Builder<'_> {
             patch::apply_patch(&ctx, &mut acc.resources, &body, Some(&sel), None)?;
         }
         for r in seq(&k, "replicas")? {
-            let name = r.get_str(&["name"]).ok_or_else(|| Error::invalid(&ctx, "replicas entry needs a name"))?;
+            let name = r
+                .get_str(&["name"])
+                .ok_or_else(|| Error::invalid(&ctx, "replicas entry needs a name"))?;
             let count = r.get("count").cloned().unwrap_or(Value::Int(0));
             transform::replicas(&mut acc.resources, name, count);
         }
         let mut rules = Vec::new();
         for field in ["images", "imageTags"] {
             for i in seq(&k, field)? {
-                let s = |f: &str| i.get(f).and_then(Value::scalar_text).filter(|s| !s.is_empty());
+                let s = |f: &str| {
+                    i.get(f)
+                        .and_then(Value::scalar_text)
+                        .filter(|s| !s.is_empty())
+                };
                 rules.push(ImageRule {
-                    name: s("name").ok_or_else(|| Error::invalid(&ctx, "images entry needs a name"))?,
+                    name: s("name")
+                        .ok_or_else(|| Error::invalid(&ctx, "images entry needs a name"))?,
                     new_name: s("newName"),
                     new_tag: s("newTag"),
                     digest: s("digest"),
@@ -322,8 +456,10 @@ impl Builder<'_> {
             let spec = match r.get_str(&["path"]) {
                 Some(path) => {
                     let text = loader.read_string(path)?;
-                    crate::yaml::parse_one(&text)
-                        .map_err(|message| Error::Yaml { path: loader.root().join(path), message })?
+                    crate::yaml::parse_one(&text).map_err(|message| Error::Yaml {
+                        path: loader.root().join(path),
+                        message,
+                    })?
                 }
                 None => r.clone(),
             };
@@ -341,16 +477,29 @@ impl Builder<'_> {
         Ok(k)
     }
 
-    fn accumulate_entry(&mut self, loader: &Loader, k: &Kust, entry: &str, acc: &mut Acc) -> Result<()> {
+    fn accumulate_entry(
+        &mut self,
+        loader: &Loader,
+        k: &Kust,
+        entry: &str,
+        acc: &mut Acc,
+    ) -> Result<()> {
         let path = k.dir.join(entry);
         if !path.exists() && looks_remote(entry) {
             return Err(if self.options.allow_remote_bases {
-                Error::RemoteUnsupported { url: entry.to_string() }
+                Error::RemoteUnsupported {
+                    url: entry.to_string(),
+                }
             } else {
-                Error::RemoteRefused { url: entry.to_string() }
+                Error::RemoteRefused {
+                    url: entry.to_string(),
+                }
             });
         }
-        let real = path.canonicalize().map_err(|e| Error::MissingResource { path: path.clone(), reason: e.to_string() })?;
+        let real = path.canonicalize().map_err(|e| Error::MissingResource {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         if real.is_dir() {
             if find_kustomization_file(&real).is_none() {
                 return Err(Error::NoKustomization { dir: real });
@@ -364,7 +513,10 @@ impl Builder<'_> {
             return Ok(());
         }
         let text = loader.read_string(entry)?;
-        let docs = crate::yaml::parse_documents(&text).map_err(|message| Error::Yaml { path: real.clone(), message })?;
+        let docs = crate::yaml::parse_documents(&text).map_err(|message| Error::Yaml {
+            path: real.clone(),
+            message,
+        })?;
         for doc in docs {
             for obj in expand_list(&real, doc)? {
                 append(&k.file, acc, Resource::new(obj))?;
@@ -388,7 +540,9 @@ impl Builder<'_> {
                 let e = &mut acc.resources[i];
                 for field in ["data", "binaryData"] {
                     if let Some(Value::Map(new)) = r.obj.get(field) {
-                        let Value::Map(obj) = &mut e.obj else { continue };
+                        let Value::Map(obj) = &mut e.obj else {
+                            continue;
+                        };
                         let target = obj.entry_or(field, Value::new_map);
                         if let Value::Map(t) = target {
                             for (k, v) in new.iter() {
@@ -407,10 +561,10 @@ impl Builder<'_> {
                         }
                     }
                 }
-                if let Some(v) = r.obj.get("immutable") {
-                    if let Value::Map(obj) = &mut e.obj {
-                        obj.insert("immutable", v.clone());
-                    }
+                if let Some(v) = r.obj.get("immutable")
+                    && let Value::Map(obj) = &mut e.obj
+                {
+                    obj.insert("immutable", v.clone());
                 }
                 e.needs_hash = e.needs_hash && r.needs_hash;
                 Ok(())
@@ -429,16 +583,25 @@ impl Builder<'_> {
             }
             ("merge" | "replace", None) => Err(Error::invalid(
                 ctx,
-                format!("id {} does not exist; cannot merge or replace", r.id_string()),
+                format!(
+                    "id {} does not exist; cannot merge or replace",
+                    r.id_string()
+                ),
             )),
-            (other, _) => Err(Error::invalid(ctx, format!("unknown generator behavior '{other}'"))),
+            (other, _) => Err(Error::invalid(
+                ctx,
+                format!("unknown generator behavior '{other}'"),
+            )),
         }
     }
 }
 
 fn append(file: &Path, acc: &mut Acc, r: Resource) -> Result<()> {
     if acc.resources.iter().any(|e| e.same_id(&r)) {
-        return Err(Error::DuplicateId { context: file.display().to_string(), id: r.id_string() });
+        return Err(Error::DuplicateId {
+            context: file.display().to_string(),
+            id: r.id_string(),
+        });
     }
     acc.resources.push(r);
     Ok(())
@@ -447,11 +610,17 @@ fn append(file: &Path, acc: &mut Acc, r: Resource) -> Result<()> {
 /// Checks a loaded document is an object and expands `kind: List` into its items.
 fn expand_list(path: &Path, doc: Value) -> Result<Vec<Value>> {
     let Value::Map(m) = &doc else {
-        return Err(Error::Yaml { path: path.to_path_buf(), message: "a resource must be a YAML map".into() });
+        return Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: "a resource must be a YAML map".into(),
+        });
     };
     let kind = m.get("kind").and_then(Value::as_str).unwrap_or("");
     if kind.is_empty() {
-        return Err(Error::Yaml { path: path.to_path_buf(), message: "missing kind in resource".into() });
+        return Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: "missing kind in resource".into(),
+        });
     }
     if kind.ends_with("List") && m.get("items").is_some() {
         let items = match m.get("items") {
@@ -465,7 +634,10 @@ fn expand_list(path: &Path, doc: Value) -> Result<Vec<Value>> {
         return Ok(out);
     }
     if m.get_path_name().is_none() {
-        return Err(Error::Yaml { path: path.to_path_buf(), message: format!("missing metadata.name in {kind}") });
+        return Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: format!("missing metadata.name in {kind}"),
+        });
     }
     Ok(vec![doc])
 }

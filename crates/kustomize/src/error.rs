@@ -6,7 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("reading {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: invalid YAML: {message}")]
     Yaml { path: PathBuf, message: String },
     #[error("invalid Kustomization {path}: {message}")]
@@ -15,7 +18,9 @@ pub enum Error {
         "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{dir}'"
     )]
     NoKustomization { dir: PathBuf },
-    #[error("accumulating resources: '{path}' must be a file or a directory with a kustomization: {reason}")]
+    #[error(
+        "accumulating resources: '{path}' must be a file or a directory with a kustomization: {reason}"
+    )]
     MissingResource { path: PathBuf, reason: String },
     #[error("security; file '{path}' is not in or below '{root}'")]
     OutsideRoot { path: PathBuf, root: PathBuf },
@@ -33,7 +38,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(context: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { context: context.into(), message: message.into() }
+        Error::Invalid {
+            context: context.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -18,7 +18,12 @@ pub struct FieldSpec {
 
 impl FieldSpec {
     pub fn new(kind: Option<&str>, path: &str, create: bool) -> Self {
-        FieldSpec { group: None, kind: kind.map(str::to_string), path: path.to_string(), create }
+        FieldSpec {
+            group: None,
+            kind: kind.map(str::to_string),
+            path: path.to_string(),
+            create,
+        }
     }
 
     pub fn applies_to(&self, res: &Resource) -> bool {
@@ -75,7 +80,11 @@ fn visit_segs(node: &mut Value, segs: &[&str], create: bool, f: &mut dyn FnMut(&
         if !create || each {
             return;
         }
-        let fresh = if rest.is_empty() { Value::Null } else { Value::new_map() };
+        let fresh = if rest.is_empty() {
+            Value::Null
+        } else {
+            Value::new_map()
+        };
         map.insert(key, fresh);
     }
     let Some(child) = map.get_mut(key) else {
@@ -93,7 +102,11 @@ fn visit_segs(node: &mut Value, segs: &[&str], create: bool, f: &mut dyn FnMut(&
 fn specs(list: &[(&str, &str, bool)]) -> Vec<FieldSpec> {
     list.iter()
         .map(|(kind, path, create)| {
-            FieldSpec::new(if kind.is_empty() { None } else { Some(kind) }, path, *create)
+            FieldSpec::new(
+                if kind.is_empty() { None } else { Some(kind) },
+                path,
+                *create,
+            )
         })
         .collect()
 }
@@ -109,14 +122,26 @@ const AFFINITY_SELECTORS: &[&str] = &[
 /// Label fields on pod templates (`labels[].includeTemplates`).
 pub fn template_labels() -> Vec<FieldSpec> {
     specs(&[
-        ("ReplicationController", "spec/template/metadata/labels", true),
+        (
+            "ReplicationController",
+            "spec/template/metadata/labels",
+            true,
+        ),
         ("Deployment", "spec/template/metadata/labels", true),
         ("ReplicaSet", "spec/template/metadata/labels", true),
         ("DaemonSet", "spec/template/metadata/labels", true),
         ("StatefulSet", "spec/template/metadata/labels", true),
-        ("StatefulSet", "spec/volumeClaimTemplates[]/metadata/labels", true),
+        (
+            "StatefulSet",
+            "spec/volumeClaimTemplates[]/metadata/labels",
+            true,
+        ),
         ("Job", "spec/template/metadata/labels", true),
-        ("CronJob", "spec/jobTemplate/spec/template/metadata/labels", true),
+        (
+            "CronJob",
+            "spec/jobTemplate/spec/template/metadata/labels",
+            true,
+        ),
         ("CronJob", "spec/jobTemplate/metadata/labels", true),
     ])
 }
@@ -128,7 +153,11 @@ pub fn common_labels() -> Vec<FieldSpec> {
         ("", "metadata/labels", true),
         ("Service", "spec/selector", true),
         ("ReplicationController", "spec/selector", true),
-        ("ReplicationController", "spec/template/metadata/labels", true),
+        (
+            "ReplicationController",
+            "spec/template/metadata/labels",
+            true,
+        ),
         ("Deployment", "spec/selector/matchLabels", true),
         ("Deployment", "spec/template/metadata/labels", true),
         ("ReplicaSet", "spec/selector/matchLabels", true),
@@ -137,16 +166,36 @@ pub fn common_labels() -> Vec<FieldSpec> {
         ("DaemonSet", "spec/template/metadata/labels", true),
         ("StatefulSet", "spec/selector/matchLabels", true),
         ("StatefulSet", "spec/template/metadata/labels", true),
-        ("StatefulSet", "spec/volumeClaimTemplates[]/metadata/labels", true),
+        (
+            "StatefulSet",
+            "spec/volumeClaimTemplates[]/metadata/labels",
+            true,
+        ),
         ("Job", "spec/selector/matchLabels", false),
         ("Job", "spec/template/metadata/labels", true),
-        ("CronJob", "spec/jobTemplate/spec/selector/matchLabels", false),
+        (
+            "CronJob",
+            "spec/jobTemplate/spec/selector/matchLabels",
+            false,
+        ),
         ("CronJob", "spec/jobTemplate/metadata/labels", true),
-        ("CronJob", "spec/jobTemplate/spec/template/metadata/labels", true),
+        (
+            "CronJob",
+            "spec/jobTemplate/spec/template/metadata/labels",
+            true,
+        ),
         ("PodDisruptionBudget", "spec/selector/matchLabels", false),
         ("NetworkPolicy", "spec/podSelector/matchLabels", false),
-        ("NetworkPolicy", "spec/ingress/from/podSelector/matchLabels", false),
-        ("NetworkPolicy", "spec/egress/to/podSelector/matchLabels", false),
+        (
+            "NetworkPolicy",
+            "spec/ingress/from/podSelector/matchLabels",
+            false,
+        ),
+        (
+            "NetworkPolicy",
+            "spec/egress/to/podSelector/matchLabels",
+            false,
+        ),
     ]);
     for kind in ["Deployment", "StatefulSet"] {
         for path in AFFINITY_SELECTORS {
@@ -160,14 +209,22 @@ pub fn common_labels() -> Vec<FieldSpec> {
 pub fn common_annotations() -> Vec<FieldSpec> {
     specs(&[
         ("", "metadata/annotations", true),
-        ("ReplicationController", "spec/template/metadata/annotations", true),
+        (
+            "ReplicationController",
+            "spec/template/metadata/annotations",
+            true,
+        ),
         ("Deployment", "spec/template/metadata/annotations", true),
         ("ReplicaSet", "spec/template/metadata/annotations", true),
         ("DaemonSet", "spec/template/metadata/annotations", true),
         ("StatefulSet", "spec/template/metadata/annotations", true),
         ("Job", "spec/template/metadata/annotations", true),
         ("CronJob", "spec/jobTemplate/metadata/annotations", true),
-        ("CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true),
+        (
+            "CronJob",
+            "spec/jobTemplate/spec/template/metadata/annotations",
+            true,
+        ),
     ])
 }
 
@@ -198,15 +255,30 @@ pub struct NameRef {
 fn pod_refs(out: &mut Vec<NameRef>, ref_kind: &'static str, rel: &[&str]) {
     for (kind, root) in POD_SPEC_ROOTS {
         for r in rel {
-            out.push(NameRef { ref_kind, ref_group: "", kind: Some(kind), path: format!("{root}/{r}") });
+            out.push(NameRef {
+                ref_kind,
+                ref_group: "",
+                kind: Some(kind),
+                path: format!("{root}/{r}"),
+            });
         }
     }
 }
 
-fn kind_refs(out: &mut Vec<NameRef>, ref_kind: &'static str, ref_group: &'static str, list: &[(&'static str, &str)]) {
+fn kind_refs(
+    out: &mut Vec<NameRef>,
+    ref_kind: &'static str,
+    ref_group: &'static str,
+    list: &[(&'static str, &str)],
+) {
     for (kind, path) in list {
         let kind = if kind.is_empty() { None } else { Some(*kind) };
-        out.push(NameRef { ref_kind, ref_group, kind, path: path.to_string() });
+        out.push(NameRef {
+            ref_kind,
+            ref_group,
+            kind,
+            path: path.to_string(),
+        });
     }
 }
 
@@ -242,45 +314,108 @@ pub fn name_references() -> Vec<NameRef> {
     let secret: Vec<&str> = secret.iter().map(String::as_str).collect();
     pod_refs(&mut out, "ConfigMap", &cm);
     pod_refs(&mut out, "Secret", &secret);
-    pod_refs(&mut out, "ServiceAccount", &["serviceAccountName", "serviceAccount"]);
-    pod_refs(&mut out, "PersistentVolumeClaim", &["volumes/persistentVolumeClaim/claimName"]);
+    pod_refs(
+        &mut out,
+        "ServiceAccount",
+        &["serviceAccountName", "serviceAccount"],
+    );
+    pod_refs(
+        &mut out,
+        "PersistentVolumeClaim",
+        &["volumes/persistentVolumeClaim/claimName"],
+    );
     pod_refs(&mut out, "PriorityClass", &["priorityClassName"]);
-    kind_refs(&mut out, "Secret", "", &[
-        ("ServiceAccount", "imagePullSecrets/name"),
-        ("Ingress", "spec/tls/secretName"),
-        ("StorageClass", "parameters/secretName"),
-        ("StorageClass", "parameters/adminSecretName"),
-        ("PersistentVolume", "spec/csi/nodePublishSecretRef/name"),
-        ("PersistentVolume", "spec/csi/controllerPublishSecretRef/name"),
-        ("PersistentVolume", "spec/csi/nodeStageSecretRef/name"),
-        ("PersistentVolume", "spec/csi/controllerExpandSecretRef/name"),
-    ]);
-    kind_refs(&mut out, "ServiceAccount", "", &[
-        ("RoleBinding", "subjects/name"),
-        ("ClusterRoleBinding", "subjects/name"),
-    ]);
-    kind_refs(&mut out, "Service", "", &[
-        ("Ingress", "spec/rules/http/paths/backend/serviceName"),
-        ("Ingress", "spec/rules/http/paths/backend/service/name"),
-        ("Ingress", "spec/backend/serviceName"),
-        ("Ingress", "spec/defaultBackend/service/name"),
-        ("StatefulSet", "spec/serviceName"),
-        ("APIService", "spec/service/name"),
-        ("ValidatingWebhookConfiguration", "webhooks/clientConfig/service/name"),
-        ("MutatingWebhookConfiguration", "webhooks/clientConfig/service/name"),
-    ]);
-    kind_refs(&mut out, "Role", "rbac.authorization.k8s.io", &[("RoleBinding", "roleRef/name")]);
-    kind_refs(&mut out, "ClusterRole", "rbac.authorization.k8s.io", &[
-        ("RoleBinding", "roleRef/name"),
-        ("ClusterRoleBinding", "roleRef/name"),
-    ]);
-    kind_refs(&mut out, "PersistentVolume", "", &[("PersistentVolumeClaim", "spec/volumeName")]);
-    kind_refs(&mut out, "StorageClass", "storage.k8s.io", &[
-        ("PersistentVolumeClaim", "spec/storageClassName"),
-        ("PersistentVolume", "spec/storageClassName"),
-        ("StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
-    ]);
-    kind_refs(&mut out, "IngressClass", "networking.k8s.io", &[("Ingress", "spec/ingressClassName")]);
+    kind_refs(
+        &mut out,
+        "Secret",
+        "",
+        &[
+            ("ServiceAccount", "imagePullSecrets/name"),
+            ("Ingress", "spec/tls/secretName"),
+            ("StorageClass", "parameters/secretName"),
+            ("StorageClass", "parameters/adminSecretName"),
+            ("PersistentVolume", "spec/csi/nodePublishSecretRef/name"),
+            (
+                "PersistentVolume",
+                "spec/csi/controllerPublishSecretRef/name",
+            ),
+            ("PersistentVolume", "spec/csi/nodeStageSecretRef/name"),
+            (
+                "PersistentVolume",
+                "spec/csi/controllerExpandSecretRef/name",
+            ),
+        ],
+    );
+    kind_refs(
+        &mut out,
+        "ServiceAccount",
+        "",
+        &[
+            ("RoleBinding", "subjects/name"),
+            ("ClusterRoleBinding", "subjects/name"),
+        ],
+    );
+    kind_refs(
+        &mut out,
+        "Service",
+        "",
+        &[
+            ("Ingress", "spec/rules/http/paths/backend/serviceName"),
+            ("Ingress", "spec/rules/http/paths/backend/service/name"),
+            ("Ingress", "spec/backend/serviceName"),
+            ("Ingress", "spec/defaultBackend/service/name"),
+            ("StatefulSet", "spec/serviceName"),
+            ("APIService", "spec/service/name"),
+            (
+                "ValidatingWebhookConfiguration",
+                "webhooks/clientConfig/service/name",
+            ),
+            (
+                "MutatingWebhookConfiguration",
+                "webhooks/clientConfig/service/name",
+            ),
+        ],
+    );
+    kind_refs(
+        &mut out,
+        "Role",
+        "rbac.authorization.k8s.io",
+        &[("RoleBinding", "roleRef/name")],
+    );
+    kind_refs(
+        &mut out,
+        "ClusterRole",
+        "rbac.authorization.k8s.io",
+        &[
+            ("RoleBinding", "roleRef/name"),
+            ("ClusterRoleBinding", "roleRef/name"),
+        ],
+    );
+    kind_refs(
+        &mut out,
+        "PersistentVolume",
+        "",
+        &[("PersistentVolumeClaim", "spec/volumeName")],
+    );
+    kind_refs(
+        &mut out,
+        "StorageClass",
+        "storage.k8s.io",
+        &[
+            ("PersistentVolumeClaim", "spec/storageClassName"),
+            ("PersistentVolume", "spec/storageClassName"),
+            (
+                "StatefulSet",
+                "spec/volumeClaimTemplates/spec/storageClassName",
+            ),
+        ],
+    );
+    kind_refs(
+        &mut out,
+        "IngressClass",
+        "networking.k8s.io",
+        &[("Ingress", "spec/ingressClassName")],
+    );
     for kind in ["Deployment", "ReplicaSet", "StatefulSet"] {
         out.push(NameRef {
             ref_kind: kind,

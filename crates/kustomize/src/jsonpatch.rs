@@ -9,19 +9,29 @@ pub fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
         return Err("a JSON patch must be a list of operations".into());
     };
     for (i, op) in ops.iter().enumerate() {
-        apply_op(doc, op).map_err(|e| format!("operation {i}: {e}"))?;
+        apply_op(doc, op).map_err(|e| {
+            let name = op.get("op").and_then(Value::as_str).unwrap_or("?");
+            let path = op.get("path").and_then(Value::as_str).unwrap_or("?");
+            format!("operation {i} ({name} {path}): {e}")
+        })?;
     }
     Ok(())
 }
 
 fn field<'a>(op: &'a Value, name: &str) -> Result<&'a str, String> {
-    op.get(name).and_then(Value::as_str).ok_or_else(|| format!("missing '{name}'"))
+    op.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("missing '{name}'"))
 }
 
 fn apply_op(doc: &mut Value, op: &Value) -> Result<(), String> {
     let kind = field(op, "op")?;
     let path = parse_pointer(field(op, "path")?)?;
-    let value = || op.get("value").cloned().ok_or_else(|| "missing 'value'".to_string());
+    let value = || {
+        op.get("value")
+            .cloned()
+            .ok_or_else(|| "missing 'value'".to_string())
+    };
     match kind {
         "add" => add(doc, &path, value()?),
         "remove" => remove(doc, &path).map(|_| ()),
@@ -58,18 +68,25 @@ fn parse_pointer(p: &str) -> Result<Vec<String>, String> {
     let Some(rest) = p.strip_prefix('/') else {
         return Err(format!("invalid JSON pointer '{p}'"));
     };
-    Ok(rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect())
+    Ok(rest
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect())
 }
 
 fn get_mut<'a>(doc: &'a mut Value, path: &[String]) -> Result<&'a mut Value, String> {
     let mut cur = doc;
     for seg in path {
         cur = match cur {
-            Value::Map(m) => m.get_mut(seg).ok_or_else(|| format!("path segment '{seg}' not found"))?,
+            Value::Map(m) => m
+                .get_mut(seg)
+                .ok_or_else(|| format!("path segment '{seg}' not found"))?,
             Value::Seq(items) => {
                 let len = items.len();
                 let i: usize = seg.parse().map_err(|_| format!("invalid index '{seg}'"))?;
-                items.get_mut(i).ok_or_else(|| format!("index {i} out of range (len {len})"))?
+                items
+                    .get_mut(i)
+                    .ok_or_else(|| format!("index {i} out of range (len {len})"))?
             }
             _ => return Err(format!("cannot descend into scalar at '{seg}'")),
         };
@@ -93,7 +110,9 @@ fn add(doc: &mut Value, path: &[String], value: Value) -> Result<(), String> {
                 items.push(value);
                 return Ok(());
             }
-            let i: usize = last.parse().map_err(|_| format!("invalid index '{last}'"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid index '{last}'"))?;
             if i > items.len() {
                 return Err(format!("index {i} out of range"));
             }
@@ -109,9 +128,13 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
         return Err("cannot remove the document root".into());
     };
     match get_mut(doc, parent)? {
-        Value::Map(m) => m.remove(last).ok_or_else(|| format!("path segment '{last}' not found")),
+        Value::Map(m) => m
+            .remove(last)
+            .ok_or_else(|| format!("path segment '{last}' not found")),
         Value::Seq(items) => {
-            let i: usize = last.parse().map_err(|_| format!("invalid index '{last}'"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid index '{last}'"))?;
             if i >= items.len() {
                 return Err(format!("index {i} out of range"));
             }

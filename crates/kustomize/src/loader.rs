@@ -28,16 +28,25 @@ impl Loader {
     /// Resolves `rel` inside the root, refusing anything that lands outside it.
     pub fn resolve_file(&self, rel: &str) -> Result<PathBuf> {
         let joined = self.root.join(rel);
-        let real = joined.canonicalize().map_err(|source| Error::Io { path: joined.clone(), source })?;
+        let real = joined.canonicalize().map_err(|source| Error::Io {
+            path: joined.clone(),
+            source,
+        })?;
         if !real.starts_with(&self.root) {
-            return Err(Error::OutsideRoot { path: real, root: self.root.clone() });
+            return Err(Error::OutsideRoot {
+                path: real,
+                root: self.root.clone(),
+            });
         }
         Ok(real)
     }
 
     pub fn read_bytes(&self, rel: &str) -> Result<Vec<u8>> {
         let path = self.resolve_file(rel)?;
-        let meta = std::fs::metadata(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let meta = std::fs::metadata(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         if meta.len() > crate::yaml::MAX_FILE_BYTES as u64 {
             return Err(Error::invalid(path.display().to_string(), "file too large"));
         }
@@ -47,7 +56,10 @@ impl Loader {
     pub fn read_string(&self, rel: &str) -> Result<String> {
         let bytes = self.read_bytes(rel)?;
         String::from_utf8(bytes).map_err(|_| {
-            Error::invalid(self.root.join(rel).display().to_string(), "file is not valid UTF-8")
+            Error::invalid(
+                self.root.join(rel).display().to_string(),
+                "file is not valid UTF-8",
+            )
         })
     }
 }
@@ -55,9 +67,18 @@ impl Loader {
 /// Whether a `resources` entry names a remote base (git or HTTP) rather than a local path.
 pub fn looks_remote(entry: &str) -> bool {
     let lower = entry.to_ascii_lowercase();
-    ["https://", "http://", "git::", "git@", "ssh://", "github.com/", "gitlab.com/", "bitbucket.org/"]
-        .iter()
-        .any(|p| lower.starts_with(p))
+    [
+        "https://",
+        "http://",
+        "git::",
+        "git@",
+        "ssh://",
+        "github.com/",
+        "gitlab.com/",
+        "bitbucket.org/",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
         || lower.contains(".git?ref=")
         || lower.contains(".git//")
 }

@@ -9,10 +9,23 @@ use crate::value::Value;
 
 /// Kinds whose list merge keys come from the built-in Kubernetes schema.
 const BUILTIN_GROUPS: &[&str] = &[
-    "", "apps", "batch", "policy", "rbac.authorization.k8s.io", "networking.k8s.io",
-    "autoscaling", "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
-    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io",
-    "certificates.k8s.io", "apiregistration.k8s.io", "extensions",
+    "",
+    "apps",
+    "batch",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "autoscaling",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "node.k8s.io",
+    "certificates.k8s.io",
+    "apiregistration.k8s.io",
+    "extensions",
 ];
 
 fn known_kind(r: &Resource) -> bool {
@@ -33,7 +46,10 @@ pub fn parse_body(context: &str, text: &str) -> Result<PatchBody> {
         return Ok(PatchBody::Json(docs.into_iter().next().unwrap_or_default()));
     }
     if docs.iter().any(|d| !matches!(d, Value::Map(_))) {
-        return Err(Error::invalid(context, "a patch must be a map or a list of JSON patch operations"));
+        return Err(Error::invalid(
+            context,
+            "a patch must be a map or a list of JSON patch operations",
+        ));
     }
     Ok(PatchBody::Strategic(docs))
 }
@@ -55,20 +71,16 @@ fn apply_smp(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool
     let api = r.api_version().to_string();
     let patcher = Patcher::new(&kind, known_kind(r));
     let mut patch = patch.clone();
-    if !allow_kind
-        && let Value::Map(m) = &mut patch
-    {
+    if !allow_kind && let Value::Map(m) = &mut patch {
         m.remove("kind");
         m.remove("apiVersion");
     }
     let mut obj = std::mem::take(&mut r.obj);
     let keep = patcher.apply(&mut obj, &patch);
     r.obj = obj;
-    if !allow_kind {
-        if let Value::Map(m) = &mut r.obj {
-            m.insert("kind", kind.into());
-            m.insert("apiVersion", api.into());
-        }
+    if !allow_kind && let Value::Map(m) = &mut r.obj {
+        m.insert("kind", kind.into());
+        m.insert("apiVersion", api.into());
     }
     let new_name = r.name().to_string();
     if new_name != name {
@@ -81,11 +93,18 @@ fn apply_smp(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool
 }
 
 /// Strategic merge patch that targets by its own kind/name/namespace.
-pub fn apply_self_targeted(context: &str, resources: &mut Vec<Resource>, patch: &Value) -> Result<()> {
+pub fn apply_self_targeted(
+    context: &str,
+    resources: &mut Vec<Resource>,
+    patch: &Value,
+) -> Result<()> {
     let kind = patch.get_str(&["kind"]).unwrap_or("");
     let name = patch.get_str(&["metadata", "name"]).unwrap_or("");
     let ns = patch.get_str(&["metadata", "namespace"]);
-    let group = patch.get_str(&["apiVersion"]).and_then(|a| a.rsplit_once('/')).map(|(g, _)| g);
+    let group = patch
+        .get_str(&["apiVersion"])
+        .and_then(|a| a.rsplit_once('/'))
+        .map(|(g, _)| g);
     let matches: Vec<usize> = resources
         .iter()
         .enumerate()
@@ -94,7 +113,9 @@ pub fn apply_self_targeted(context: &str, resources: &mut Vec<Resource>, patch: 
         .filter(|(_, r)| {
             ns.is_none_or(|ns| {
                 crate::resource::ns_equal(ns, r.namespace())
-                    || r.history.iter().any(|(_, h)| crate::resource::ns_equal(ns, h))
+                    || r.history
+                        .iter()
+                        .any(|(_, h)| crate::resource::ns_equal(ns, h))
             })
         })
         .map(|(i, _)| i)
@@ -102,7 +123,10 @@ pub fn apply_self_targeted(context: &str, resources: &mut Vec<Resource>, patch: 
     match matches.as_slice() {
         [] => Err(Error::invalid(
             context,
-            format!("no resource matches strategic merge patch \"{}\"", patch_id(patch)),
+            format!(
+                "no resource matches strategic merge patch \"{}\"",
+                patch_id(patch)
+            ),
         )),
         [i] => {
             if !apply_smp(&mut resources[*i], patch, false, false) {
@@ -112,7 +136,10 @@ pub fn apply_self_targeted(context: &str, resources: &mut Vec<Resource>, patch: 
         }
         _ => Err(Error::invalid(
             context,
-            format!("multiple resources match strategic merge patch \"{}\"", patch_id(patch)),
+            format!(
+                "multiple resources match strategic merge patch \"{}\"",
+                patch_id(patch)
+            ),
         )),
     }
 }
@@ -139,7 +166,12 @@ pub fn apply_patch(
                 if sel.matches(&resources[i]) {
                     let mut keep = true;
                     for doc in docs {
-                        keep &= apply_smp(&mut resources[i], doc, opt("allowNameChange"), opt("allowKindChange"));
+                        keep &= apply_smp(
+                            &mut resources[i],
+                            doc,
+                            opt("allowNameChange"),
+                            opt("allowKindChange"),
+                        );
                     }
                     if !keep {
                         resources.remove(i);
@@ -155,18 +187,23 @@ pub fn apply_patch(
                 let before_name = r.name().to_string();
                 let before_ns = r.namespace().to_string();
                 let mut obj = r.obj.clone();
-                jsonpatch::apply(&mut obj, ops)
-                    .map_err(|m| Error::invalid(context, format!("applying JSON patch to {}: {m}", r.id_string())))?;
+                jsonpatch::apply(&mut obj, ops).map_err(|m| {
+                    Error::invalid(
+                        context,
+                        format!("applying JSON patch to {}: {m}", r.id_string()),
+                    )
+                })?;
                 r.obj = obj;
                 // Renames through a JSON patch are renames: keep the history for name references.
                 if r.name() != before_name || r.namespace() != before_ns {
-                    let now = (r.name().to_string(), r.namespace().to_string());
                     r.history.push((before_name, before_ns));
-                    let _ = now;
                 }
             }
             Ok(())
         }
-        (PatchBody::Json(_), None) => Err(Error::invalid(context, "a JSON 6902 patch requires a target")),
+        (PatchBody::Json(_), None) => Err(Error::invalid(
+            context,
+            "a JSON 6902 patch requires a target",
+        )),
     }
 }

@@ -60,9 +60,9 @@ pub fn get_field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
             (Seg::Key(k), Value::Map(m)) => m.get(k)?,
             (Seg::Index(i), Value::Seq(items)) => items.get(*i)?,
             (Seg::Key(k), Value::Seq(items)) => items.get(k.parse::<usize>().ok()?)?,
-            (Seg::Match(k, val), Value::Seq(items)) => {
-                items.iter().find(|e| e.get(k).and_then(Value::scalar_text).as_deref() == Some(val))?
-            }
+            (Seg::Match(k, val), Value::Seq(items)) => items
+                .iter()
+                .find(|e| e.get(k).and_then(Value::scalar_text).as_deref() == Some(val))?,
             _ => return None,
         };
     }
@@ -94,16 +94,25 @@ fn set_field(node: &mut Value, segs: &[Seg], create: bool, f: &mut dyn FnMut(&mu
                 None => 0,
             }
         }
-        (Seg::Key(k), Value::Seq(items)) => match k.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-            Some(child) => set_field(child, rest, create, f),
-            None => 0,
-        },
+        (Seg::Key(k), Value::Seq(items)) => {
+            match k.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(child) => set_field(child, rest, create, f),
+                None => 0,
+            }
+        }
         (Seg::Index(i), Value::Seq(items)) => match items.get_mut(*i) {
             Some(child) => set_field(child, rest, create, f),
             None => 0,
         },
-        (Seg::All, Value::Seq(items)) => items.iter_mut().map(|c| set_field(c, rest, create, f)).sum(),
-        (Seg::All, Value::Map(m)) => m.0.iter_mut().map(|(_, c)| set_field(c, rest, create, f)).sum(),
+        (Seg::All, Value::Seq(items)) => items
+            .iter_mut()
+            .map(|c| set_field(c, rest, create, f))
+            .sum(),
+        (Seg::All, Value::Map(m)) => {
+            m.0.iter_mut()
+                .map(|(_, c)| set_field(c, rest, create, f))
+                .sum()
+        }
         (Seg::Match(k, v), Value::Seq(items)) => {
             let mut n = 0;
             for e in items.iter_mut() {
@@ -135,7 +144,9 @@ fn set_field(node: &mut Value, segs: &[Seg], create: bool, f: &mut dyn FnMut(&mu
 fn split_part(value: &str, delimiter: &str, index: i64) -> Result<String, String> {
     let parts: Vec<&str> = value.split(delimiter).collect();
     if index < 0 || index as usize >= parts.len() {
-        return Err(format!("options.index {index} is out of bounds for value '{value}'"));
+        return Err(format!(
+            "options.index {index} is out of bounds for value '{value}'"
+        ));
     }
     Ok(parts[index as usize].to_string())
 }
@@ -152,12 +163,19 @@ fn opt_int(v: Option<&Value>, key: &str) -> i64 {
 
 /// Applies one replacement (`{source, targets}`).
 pub fn apply(ctx: &str, resources: &mut [Resource], spec: &Value) -> Result<()> {
-    let source = spec.get("source").ok_or_else(|| Error::invalid(ctx, "replacement has no source"))?;
+    let source = spec
+        .get("source")
+        .ok_or_else(|| Error::invalid(ctx, "replacement has no source"))?;
     let sel = Selector::from_value(ctx, &exact_name(source))?;
     let found: Vec<&Resource> = resources.iter().filter(|r| sel.matches(r)).collect();
     let src = match found.as_slice() {
         [one] => *one,
-        [] => return Err(Error::invalid(ctx, format!("nothing selected by replacement source {}", brief(source)))),
+        [] => {
+            return Err(Error::invalid(
+                ctx,
+                format!("nothing selected by replacement source {}", brief(source)),
+            ));
+        }
         _ => {
             return Err(Error::invalid(
                 ctx,
@@ -168,20 +186,41 @@ pub fn apply(ctx: &str, resources: &mut [Resource], spec: &Value) -> Result<()> 
     let field_path = source.get_str(&["fieldPath"]).unwrap_or("metadata.name");
     let mut value = get_field(src.object(), field_path)
         .cloned()
-        .ok_or_else(|| Error::invalid(ctx, format!("fieldPath `{field_path}` is missing for replacement source {}", brief(source))))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                ctx,
+                format!(
+                    "fieldPath `{field_path}` is missing for replacement source {}",
+                    brief(source)
+                ),
+            )
+        })?;
     let sopts = source.get("options");
     if let Some(delim) = opt_str(sopts, "delimiter") {
         let text = value.scalar_text().unwrap_or_default();
-        value = Value::String(split_part(&text, delim, opt_int(sopts, "index")).map_err(|m| Error::invalid(ctx, m))?);
+        value = Value::String(
+            split_part(&text, delim, opt_int(sopts, "index"))
+                .map_err(|m| Error::invalid(ctx, m))?,
+        );
     }
-    let targets = spec.get("targets").and_then(Value::as_seq).cloned().unwrap_or_default();
+    let targets = spec
+        .get("targets")
+        .and_then(Value::as_seq)
+        .cloned()
+        .unwrap_or_default();
     for t in &targets {
-        let select = t.get("select").ok_or_else(|| Error::invalid(ctx, "replacement target has no select"))?;
+        let select = t
+            .get("select")
+            .ok_or_else(|| Error::invalid(ctx, "replacement target has no select"))?;
         let sel = Selector::from_value(ctx, &exact_name(select))?;
         let rejects: Vec<Selector> = t
             .get("reject")
             .and_then(Value::as_seq)
-            .map(|s| s.iter().map(|r| Selector::from_value(ctx, &exact_name(r))).collect::<Result<_>>())
+            .map(|s| {
+                s.iter()
+                    .map(|r| Selector::from_value(ctx, &exact_name(r)))
+                    .collect::<Result<_>>()
+            })
             .transpose()?
             .unwrap_or_default();
         let topts = t.get("options");
@@ -212,7 +251,10 @@ pub fn apply(ctx: &str, resources: &mut [Resource], spec: &Value) -> Result<()> 
                             parts[idx as usize] = new;
                         }
                         *node = Value::String(parts.join(delim));
-                    } else if matches!(node, Value::Map(_) | Value::Seq(_)) && !matches!(value, Value::Map(_) | Value::Seq(_)) && !create {
+                    } else if matches!(node, Value::Map(_) | Value::Seq(_))
+                        && !matches!(value, Value::Map(_) | Value::Seq(_))
+                        && !create
+                    {
                         err = Some("cannot replace a map or list with a scalar".to_string());
                     } else {
                         *node = value.clone();
@@ -225,7 +267,10 @@ pub fn apply(ctx: &str, resources: &mut [Resource], spec: &Value) -> Result<()> 
                 if n == 0 && !create {
                     return Err(Error::invalid(
                         ctx,
-                        format!("unable to find field \"{path}\" in replacement target {}", r.id_string()),
+                        format!(
+                            "unable to find field \"{path}\" in replacement target {}",
+                            r.id_string()
+                        ),
                     ));
                 }
             }

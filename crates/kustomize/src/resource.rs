@@ -52,7 +52,12 @@ pub(crate) fn is_cluster_scoped_kind(kind: &str) -> bool {
 
 impl Resource {
     pub(crate) fn new(obj: Value) -> Self {
-        Resource { obj, history: Vec::new(), needs_hash: false, behavior: None }
+        Resource {
+            obj,
+            history: Vec::new(),
+            needs_hash: false,
+            behavior: None,
+        }
     }
 
     /// The object as parsed and transformed.
@@ -132,15 +137,20 @@ impl Resource {
             return;
         }
         self.remember();
-        self.metadata_mut().insert("namespace", Value::String(ns.to_string()));
+        self.metadata_mut()
+            .insert("namespace", Value::String(ns.to_string()));
     }
 
     /// The name this object was first loaded or generated with.
     pub(crate) fn original_name(&self) -> &str {
-        self.history.first().map_or(self.name(), |(n, _)| n.as_str())
+        self.history
+            .first()
+            .map_or(self.name(), |(n, _)| n.as_str())
     }
     pub(crate) fn original_namespace(&self) -> &str {
-        self.history.first().map_or(self.namespace(), |(_, ns)| ns.as_str())
+        self.history
+            .first()
+            .map_or(self.namespace(), |(_, ns)| ns.as_str())
     }
 
     /// Whether `name` is the current or a previous name of this object.
@@ -156,7 +166,11 @@ impl Resource {
         } else {
             format!("{}.{}.{}", self.kind(), self.version(), group)
         };
-        let ns = if self.namespace().is_empty() { "[noNs]" } else { self.namespace() };
+        let ns = if self.namespace().is_empty() {
+            "[noNs]"
+        } else {
+            self.namespace()
+        };
         format!("{gv}/{}.{ns}", self.name())
     }
 
@@ -172,6 +186,12 @@ impl Resource {
 
 /// kustomize treats an absent namespace and `default` as the same namespace.
 pub(crate) fn ns_equal(a: &str, b: &str) -> bool {
-    let norm = |s: &str| if s.is_empty() { "default".to_string() } else { s.to_string() };
+    let norm = |s: &str| {
+        if s.is_empty() {
+            "default".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     norm(a) == norm(b)
 }

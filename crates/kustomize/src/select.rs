@@ -36,14 +36,21 @@ fn anchored(context: &str, pattern: &str) -> Result<Regex> {
 
 impl Selector {
     pub fn from_value(context: &str, v: &Value) -> Result<Selector> {
-        let s = |k: &str| v.get(k).and_then(Value::scalar_text).filter(|s| !s.is_empty());
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::scalar_text)
+                .filter(|s| !s.is_empty())
+        };
         Ok(Selector {
             group: s("group"),
             version: s("version"),
             kind: s("kind"),
             name: s("name").map(|p| anchored(context, &p)).transpose()?,
             namespace: s("namespace").map(|p| anchored(context, &p)).transpose()?,
-            labels: s("labelSelector").map(|p| parse_requirements(context, &p)).transpose()?.unwrap_or_default(),
+            labels: s("labelSelector")
+                .map(|p| parse_requirements(context, &p))
+                .transpose()?
+                .unwrap_or_default(),
             annotations: s("annotationSelector")
                 .map(|p| parse_requirements(context, &p))
                 .transpose()?
@@ -71,8 +78,14 @@ impl Selector {
         {
             return false;
         }
-        let meta = |field: &str| r.object().get_path(&["metadata", field]).cloned().unwrap_or_default();
-        reqs_match(&self.labels, &meta("labels")) && reqs_match(&self.annotations, &meta("annotations"))
+        let meta = |field: &str| {
+            r.object()
+                .get_path(&["metadata", field])
+                .cloned()
+                .unwrap_or_default()
+        };
+        reqs_match(&self.labels, &meta("labels"))
+            && reqs_match(&self.annotations, &meta("annotations"))
     }
 }
 
@@ -108,7 +121,11 @@ fn parse_requirements(context: &str, text: &str) -> Result<Vec<Requirement>> {
     parts.push(cur);
     let bad = || Error::invalid(context, format!("invalid selector '{text}'"));
     let list = |s: &str| -> Result<Vec<String>> {
-        let inner = s.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or_else(bad)?;
+        let inner = s
+            .trim()
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .ok_or_else(bad)?;
         Ok(inner.split(',').map(|x| x.trim().to_string()).collect())
     };
     let mut out = Vec::new();

@@ -22,20 +22,57 @@
 use crate::value::{Map, Value};
 
 /// kustomize's fallback keys for lists whose schema is unknown, in preference order.
-const ASSOCIATIVE_KEYS: &[&str] =
-    &["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
+const ASSOCIATIVE_KEYS: &[&str] = &[
+    "mountPath",
+    "devicePath",
+    "ip",
+    "type",
+    "topologyKey",
+    "name",
+    "containerPort",
+];
 
 /// Fields whose lists are atomic in the Kubernetes schema (replaced, never merged).
 const ATOMIC_LISTS: &[&str] = &[
-    "tolerations", "args", "command", "envFrom", "rules", "subjects", "items", "accessModes",
-    "finalizers", "volumeClaimTemplates", "sources", "paths", "tls", "hosts", "egress", "ingress",
-    "policyTypes", "from", "to", "values", "matchExpressions",
+    "tolerations",
+    "args",
+    "command",
+    "envFrom",
+    "rules",
+    "subjects",
+    "items",
+    "accessModes",
+    "finalizers",
+    "volumeClaimTemplates",
+    "sources",
+    "paths",
+    "tls",
+    "hosts",
+    "egress",
+    "ingress",
+    "policyTypes",
+    "from",
+    "to",
+    "values",
+    "matchExpressions",
 ];
 
-fn merge_key(field: &str, parent_path: &[String], known_kind: bool, kind: &str) -> Option<&'static str> {
+fn merge_key(
+    field: &str,
+    parent_path: &[String],
+    known_kind: bool,
+    kind: &str,
+) -> Option<&'static str> {
     let key = match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
-        | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "webhooks" => Some("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates"
+        | "webhooks" => Some("name"),
         "ports" => {
             if kind == "Service" && parent_path.len() == 1 && parent_path[0] == "spec" {
                 Some("port")
@@ -71,14 +108,19 @@ enum Outcome {
 
 impl Patcher {
     pub fn new(kind: &str, known_kind: bool) -> Self {
-        Patcher { kind: kind.to_string(), known_kind }
+        Patcher {
+            kind: kind.to_string(),
+            known_kind,
+        }
     }
 
     /// Applies `patch` to `target`. Returns false when the patch deletes the whole object.
     pub fn apply(&self, target: &mut Value, patch: &Value) -> bool {
         let mut path = Vec::new();
         match (target, patch) {
-            (Value::Map(t), Value::Map(p)) => matches!(self.merge_map(t, p, &mut path), Outcome::Keep),
+            (Value::Map(t), Value::Map(p)) => {
+                matches!(self.merge_map(t, p, &mut path), Outcome::Keep)
+            }
             (t, p) => {
                 *t = strip(p);
                 true
@@ -115,7 +157,9 @@ impl Patcher {
                         target.insert(key.clone(), strip(pval));
                         continue;
                     }
-                    let Some(Value::Map(tm)) = target.get_mut(key) else { continue };
+                    let Some(Value::Map(tm)) = target.get_mut(key) else {
+                        continue;
+                    };
                     path.push(key.clone());
                     let outcome = self.merge_map(tm, pm, path);
                     path.pop();
@@ -142,9 +186,18 @@ impl Patcher {
         Outcome::Keep
     }
 
-    fn merge_list(&self, field: &str, target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>) {
+    fn merge_list(
+        &self,
+        field: &str,
+        target: &mut Vec<Value>,
+        patch: &[Value],
+        path: &mut Vec<String>,
+    ) {
         // `- $patch: replace` replaces the list with the other patch elements.
-        if patch.iter().any(|e| e.get("$patch").and_then(Value::as_str) == Some("replace")) {
+        if patch
+            .iter()
+            .any(|e| e.get("$patch").and_then(Value::as_str) == Some("replace"))
+        {
             *target = patch
                 .iter()
                 .filter(|e| e.get("$patch").is_none())
@@ -152,7 +205,10 @@ impl Patcher {
                 .collect();
             return;
         }
-        let all_maps = patch.iter().chain(target.iter()).all(|v| matches!(v, Value::Map(_)));
+        let all_maps = patch
+            .iter()
+            .chain(target.iter())
+            .all(|v| matches!(v, Value::Map(_)));
         if !all_maps || patch.is_empty() {
             *target = strip_list(patch);
             return;
@@ -161,7 +217,10 @@ impl Patcher {
             Some(k) => Some(k),
             None if self.known_kind || ATOMIC_LISTS.contains(&field) => None,
             None => ASSOCIATIVE_KEYS.iter().copied().find(|k| {
-                patch.iter().chain(target.iter()).all(|v| v.get(k).is_some())
+                patch
+                    .iter()
+                    .chain(target.iter())
+                    .all(|v| v.get(k).is_some())
             }),
         };
         let Some(key) = key else {
@@ -177,7 +236,9 @@ impl Patcher {
             let Some(kv) = pm.get(key) else {
                 continue;
             };
-            let pos = rest.iter().position(|t| t.as_ref().and_then(|t| t.get(key)) == Some(kv));
+            let pos = rest
+                .iter()
+                .position(|t| t.as_ref().and_then(|t| t.get(key)) == Some(kv));
             let directive = pm.get("$patch").and_then(Value::as_str);
             match (pos, directive) {
                 (Some(i), Some("delete")) => rest[i] = None,
@@ -261,6 +322,10 @@ mod tests {
             "spec: {containers: [{name: a}, {name: b}], tolerations: [{key: k}]}",
             "spec: {containers: [{name: a, $patch: delete}], tolerations: [{key: z}]}",
         );
-        assert_eq!(out, parse_one("spec: {containers: [{name: b}], tolerations: [{key: z}]}").unwrap_or_default());
+        assert_eq!(
+            out,
+            parse_one("spec: {containers: [{name: b}], tolerations: [{key: z}]}")
+                .unwrap_or_default()
+        );
     }
 }

@@ -8,19 +8,43 @@ use crate::resource::Resource;
 use crate::value::Value;
 
 const ORDER_FIRST: &[&str] = &[
-    "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
-    "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap",
-    "Secret", "Endpoints", "Service", "LimitRange", "PriorityClass", "PersistentVolume",
-    "PersistentVolumeClaim", "Deployment", "StatefulSet", "CronJob", "PodDisruptionBudget",
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
 ];
-const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+const ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
 
 fn strings(v: Option<&Value>) -> Option<Vec<String>> {
-    v.and_then(Value::as_seq).map(|s| s.iter().filter_map(Value::scalar_text).collect())
+    v.and_then(Value::as_seq)
+        .map(|s| s.iter().filter_map(Value::scalar_text).collect())
 }
 
 pub fn sort(resources: &mut [Resource], options: Option<&Value>, file: &Path) -> Result<()> {
-    let order = options.and_then(|o| o.get_str(&["order"])).unwrap_or("legacy");
+    let order = options
+        .and_then(|o| o.get_str(&["order"]))
+        .unwrap_or("legacy");
     match order {
         "fifo" => Ok(()),
         "legacy" => {
@@ -39,8 +63,19 @@ pub fn sort(resources: &mut [Resource], options: Option<&Value>, file: &Path) ->
                 }
             };
             let gvk = |r: &Resource| {
-                let or = |s: &str, d: &str| if s.is_empty() { d.to_string() } else { s.to_string() };
-                format!("{}_{}_{}", or(r.group(), "~G"), or(r.version(), "~V"), or(r.kind(), "~K"))
+                let or = |s: &str, d: &str| {
+                    if s.is_empty() {
+                        d.to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                format!(
+                    "{}_{}_{}",
+                    or(r.group(), "~G"),
+                    or(r.version(), "~V"),
+                    or(r.kind(), "~K")
+                )
             };
             resources.sort_by(|a, b| {
                 rank(a.kind())
@@ -60,5 +95,9 @@ pub fn sort(resources: &mut [Resource], options: Option<&Value>, file: &Path) ->
 
 /// An absent namespace sorts after every named one (kustomize spells it `~X`).
 fn ns_key(r: &Resource) -> &str {
-    if r.namespace().is_empty() { "~X" } else { r.namespace() }
+    if r.namespace().is_empty() {
+        "~X"
+    } else {
+        r.namespace()
+    }
 }

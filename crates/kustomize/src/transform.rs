@@ -63,7 +63,13 @@ pub fn set_map_fields(resources: &mut [Resource], pairs: &Map, specs: &[FieldSpe
 }
 
 /// Label transformer for `commonLabels` (selectors included) or one `labels` entry.
-pub fn labels(resources: &mut [Resource], pairs: &Map, include_selectors: bool, include_templates: bool, extra: Vec<FieldSpec>) {
+pub fn labels(
+    resources: &mut [Resource],
+    pairs: &Map,
+    include_selectors: bool,
+    include_templates: bool,
+    extra: Vec<FieldSpec>,
+) {
     let mut specs = if include_selectors {
         fieldspec::common_labels()
     } else {
@@ -161,12 +167,19 @@ pub fn images(resources: &mut [Resource], rules: &[ImageRule]) {
     }
 }
 
-const REPLICA_KINDS: &[&str] = &["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"];
+const REPLICA_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicationController",
+    "ReplicaSet",
+    "StatefulSet",
+];
 
 pub fn replicas(resources: &mut [Resource], name: &str, count: Value) {
     for r in resources.iter_mut() {
         if REPLICA_KINDS.contains(&r.kind()) && r.had_name(name) {
-            visit(&mut r.obj, "spec/replicas", true, &mut |n| *n = count.clone());
+            visit(&mut r.obj, "spec/replicas", true, &mut |n| {
+                *n = count.clone()
+            });
         }
     }
 }
@@ -193,7 +206,10 @@ pub fn fix_name_references(resources: &mut [Resource]) {
         let referrer_ns = r.namespace().to_string();
         let referrer_orig_ns = r.original_namespace().to_string();
         let referrer_cluster = r.is_cluster_scoped();
-        for nr in refs.iter().filter(|nr| nr.kind.is_none_or(|k| k == referrer_kind)) {
+        for nr in refs
+            .iter()
+            .filter(|nr| nr.kind.is_none_or(|k| k == referrer_kind))
+        {
             let (parent, field) = match nr.path.rsplit_once('/') {
                 Some((p, f)) => (p, f),
                 None => ("", nr.path.as_str()),
@@ -201,22 +217,30 @@ pub fn fix_name_references(resources: &mut [Resource]) {
             let mut fix_one = |holder: &mut Value| {
                 let Value::Map(m) = holder else { return };
                 if let Some(k) = m.get("kind").and_then(Value::as_str)
-                    && (parent.ends_with("roleRef") || parent.ends_with("subjects") || parent.ends_with("scaleTargetRef"))
+                    && (parent.ends_with("roleRef")
+                        || parent.ends_with("subjects")
+                        || parent.ends_with("scaleTargetRef"))
                     && k != nr.ref_kind
                 {
                     return;
                 }
-                let Some(Value::String(old)) = m.get(field) else { return };
+                let Some(Value::String(old)) = m.get(field) else {
+                    return;
+                };
                 let old = old.clone();
                 let subject_ns = if parent.ends_with("subjects") {
-                    m.get("namespace").and_then(Value::as_str).map(str::to_string)
+                    m.get("namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
                 } else {
                     None
                 };
                 let candidates: Vec<&Resource> = snapshot
                     .iter()
                     .filter(|c| c.kind() == nr.ref_kind && c.had_name(&old))
-                    .filter(|c| nr.ref_group.is_empty() || c.group() == nr.ref_group || c.group().is_empty())
+                    .filter(|c| {
+                        nr.ref_group.is_empty() || c.group() == nr.ref_group || c.group().is_empty()
+                    })
                     .filter(|c| {
                         if c.is_cluster_scoped() {
                             return true;

@@ -21,8 +21,10 @@ impl Var {
         let s = |p: &[&str]| v.get_str(p).map(str::to_string);
         Ok(Var {
             name: s(&["name"]).ok_or_else(|| Error::invalid(ctx, "var without a name"))?,
-            kind: s(&["objref", "kind"]).ok_or_else(|| Error::invalid(ctx, "var objref needs a kind"))?,
-            obj_name: s(&["objref", "name"]).ok_or_else(|| Error::invalid(ctx, "var objref needs a name"))?,
+            kind: s(&["objref", "kind"])
+                .ok_or_else(|| Error::invalid(ctx, "var objref needs a kind"))?,
+            obj_name: s(&["objref", "name"])
+                .ok_or_else(|| Error::invalid(ctx, "var objref needs a name"))?,
             api_version: s(&["objref", "apiVersion"]),
             field_path: s(&["fieldref", "fieldpath"]).unwrap_or_else(|| "metadata.name".into()),
         })
@@ -54,18 +56,32 @@ pub fn resolve(resources: &mut [Resource], vars: &[Var]) -> Result<()> {
         let matches: Vec<&Resource> = resources
             .iter()
             .filter(|r| r.kind() == v.kind && r.had_name(&v.obj_name))
-            .filter(|r| v.api_version.as_deref().is_none_or(|a| a == r.api_version()))
+            .filter(|r| {
+                v.api_version
+                    .as_deref()
+                    .is_none_or(|a| a == r.api_version())
+            })
             .collect();
         let [r] = matches.as_slice() else {
             return Err(Error::invalid(
                 format!("var '{}'", v.name),
-                format!("found {} objects for {} {}, expected one", matches.len(), v.kind, v.obj_name),
+                format!(
+                    "found {} objects for {} {}, expected one",
+                    matches.len(),
+                    v.kind,
+                    v.obj_name
+                ),
             ));
         };
         let path = v.field_path.trim_start_matches('$').trim_start_matches('.');
         let value = get_field(r.object(), path)
             .and_then(|x| x.scalar_text())
-            .ok_or_else(|| Error::invalid(format!("var '{}'", v.name), format!("field '{path}' not found")))?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("var '{}'", v.name),
+                    format!("field '{path}' not found"),
+                )
+            })?;
         values.push((format!("$({})", v.name), value));
     }
     let fields = var_fields();
@@ -75,7 +91,9 @@ pub fn resolve(resources: &mut [Resource], vars: &[Var]) -> Result<()> {
             if k.is_some_and(|k| k != kind) {
                 continue;
             }
-            visit(&mut r.obj, path, false, &mut |node| substitute(node, &values));
+            visit(&mut r.obj, path, false, &mut |node| {
+                substitute(node, &values)
+            });
         }
     }
     Ok(())

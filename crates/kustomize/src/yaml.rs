@@ -12,10 +12,17 @@ pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
+        // Input size is capped (MAX_FILE_BYTES), so plain size limits can be generous; the
+        // limits that matter are on alias expansion, which is where small inputs blow up.
         budget: serde_saphyr::budget! {
             max_aliases: 10_000,
             max_recorded_anchor_events: 1_000_000,
+            max_depth: 256,
+            max_documents: 1_000_000,
+            max_nodes: 50_000_000,
+            max_events: 100_000_000,
         },
+        with_snippet: false,
         // YAML 1.2 booleans only (`yes`/`on`/`y` stay strings, as in kustomize's parser);
         // `0755` is octal, as Kubernetes' YAML decoding reads it.
         strict_booleans: true,
@@ -115,7 +122,11 @@ fn emit_seq(s: &[Value], ind: usize, out: &mut String) {
 }
 
 fn key_text(k: &str) -> String {
-    if plain_ok(k) { k.to_string() } else { double_quoted(k) }
+    if plain_ok(k) {
+        k.to_string()
+    } else {
+        double_quoted(k)
+    }
 }
 
 /// Formats a float so it reads back as a float.
@@ -123,7 +134,11 @@ pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
+        if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        }
     } else {
         format!("{f:?}")
     }
@@ -169,7 +184,26 @@ fn string_scalar(s: &str, ind: usize) -> String {
         }
         return out;
     }
-    double_quoted(s)
+    if resolves_to_non_string(s)
+        || s.chars()
+            .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+    {
+        double_quoted(s)
+    } else {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+}
+
+/// Strings a YAML reader would take for null, a boolean or a number get double quotes (as
+/// kustomize's encoder does); other strings that cannot be plain get single quotes.
+fn resolves_to_non_string(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    s.is_empty()
+        || matches!(
+            lower.as_str(),
+            "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        )
+        || looks_numeric(&lower)
 }
 
 /// A literal block keeps the text byte for byte only without tabs/control characters,
@@ -177,7 +211,9 @@ fn string_scalar(s: &str, ind: usize) -> String {
 fn literal_ok(s: &str) -> bool {
     !s.starts_with(' ')
         && !s.starts_with('\n')
-        && !s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
+        && !s
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
         && !s.split('\n').any(|l| l.ends_with(' '))
 }
 
@@ -209,8 +245,20 @@ fn plain_ok(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
-        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "<<" | "="
-            | "---" | "..."
+        "null"
+            | "~"
+            | "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "y"
+            | "n"
+            | "<<"
+            | "="
+            | "---"
+            | "..."
     ) {
         return false;
     }
@@ -229,9 +277,8 @@ fn plain_ok(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    !s.chars().any(|c| {
-        c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}')
-    })
+    !s.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
 }
 
 /// Whether a plain scalar with this (lower-cased) text would read back as a number.
@@ -252,11 +299,15 @@ fn looks_numeric(s: &str) -> bool {
     // Sexagesimal (YAML 1.1): 1:20, 1:20:30.5
     if body.contains(':') {
         let mut parts = body.split(':');
-        let head_ok = parts.next().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '_'));
+        let head_ok = parts
+            .next()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '_'));
         return head_ok
             && parts.all(|p| {
                 let int = p.split('.').next().unwrap_or("");
-                !int.is_empty() && int.len() <= 2 && p.chars().all(|c| c.is_ascii_digit() || c == '.')
+                !int.is_empty()
+                    && int.len() <= 2
+                    && p.chars().all(|c| c.is_ascii_digit() || c == '.')
             });
     }
     // Decimal integers and floats, with optional exponent and underscores.
@@ -266,7 +317,12 @@ fn looks_numeric(s: &str) -> bool {
     };
     let digits_ok = |t: &str| t.chars().all(|c| c.is_ascii_digit() || c == '_');
     let mant_ok = match mantissa.split_once('.') {
-        Some((a, b)) => (!a.is_empty() || !b.is_empty()) && digits_ok(a) && digits_ok(b) && !mantissa.starts_with('_'),
+        Some((a, b)) => {
+            (!a.is_empty() || !b.is_empty())
+                && digits_ok(a)
+                && digits_ok(b)
+                && !mantissa.starts_with('_')
+        }
         None => !mantissa.is_empty() && digits_ok(mantissa) && !mantissa.starts_with('_'),
     };
     let exp_ok = exp.is_none_or(|e| {
@@ -301,11 +357,50 @@ mod tests {
     #[test]
     fn strings_that_look_like_other_types_round_trip() {
         for s in [
-            "true", "1", "1.5", "0x1F", "null", "", " lead", "trail ", "a: b", "#c", "a #b", "-",
-            "- x", "multi\nline\n", "no-newline\nend", "tabs\tin", "keep\n\n", "[x]", "{y}",
-            "*ref", "&a", "!tag", "%p", "@at", "`bt", "quote\"s", "back\\slash", "yes", "On",
-            "1e3", ".5", "+1", "0o17", "2001:db8::1", "\u{1}", "1:20", "1_000", "0b101", "-1.5e-3",
-            "1Gi", "100m", "-x", "a,b", "x[0]",
+            "true",
+            "1",
+            "1.5",
+            "0x1F",
+            "null",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "#c",
+            "a #b",
+            "-",
+            "- x",
+            "multi\nline\n",
+            "no-newline\nend",
+            "tabs\tin",
+            "keep\n\n",
+            "[x]",
+            "{y}",
+            "*ref",
+            "&a",
+            "!tag",
+            "%p",
+            "@at",
+            "`bt",
+            "quote\"s",
+            "back\\slash",
+            "yes",
+            "On",
+            "1e3",
+            ".5",
+            "+1",
+            "0o17",
+            "2001:db8::1",
+            "\u{1}",
+            "1:20",
+            "1_000",
+            "0b101",
+            "-1.5e-3",
+            "1Gi",
+            "100m",
+            "-x",
+            "a,b",
+            "x[0]",
         ] {
             let mut m = Map::new();
             m.insert(s, Value::String(s.to_string()));
