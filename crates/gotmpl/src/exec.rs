@@ -734,10 +734,10 @@ impl<'t> State<'t> {
                 }
                 match o.field(name) {
                     Some(v) => Ok(Rv::Val(v)),
-                    None => Err(self.error(format!(
-                        "can't evaluate field {name} in type {}",
-                        o.type_name()
-                    ))),
+                    None => {
+                        let t = if iface { "interface {}" } else { o.type_name() };
+                        Err(self.error(format!("can't evaluate field {name} in type {t}")))
+                    }
                 }
             }
             v => {
@@ -835,7 +835,7 @@ impl<'t> State<'t> {
             argv.push(self.eval_arg(dot, p, a)?);
         }
         if let Some(fv) = final_ {
-            let p = if f.variadic.is_some() && num_in - 1 >= fixed {
+            let p = if f.variadic.is_some() && num_in > fixed {
                 f.variadic.unwrap_or(Param::Any)
             } else {
                 f.params[num_in - 1]
@@ -862,7 +862,10 @@ impl<'t> State<'t> {
                     }
                     FuncError::Nested(inner) => {
                         let mut err = self.error(format!("error calling {name}: {inner}"));
-                        err.set_kind(inner.kind().clone());
+                        // A nested parse error (tpl) is an execution error of this template.
+                        if *inner.kind() != ErrorKind::Parse {
+                            err.set_kind(inner.kind().clone());
+                        }
                         err
                     }
                 })
@@ -921,16 +924,16 @@ impl<'t> State<'t> {
             }
             Rv::Val(v) => v,
         };
-        let ok = match (p, &v) {
-            (Param::Any | Param::Reflect, _) => true,
-            (Param::String, Value::String(_)) => true,
-            (Param::Int, Value::Int(_)) => true,
-            (Param::Float, Value::Float(_)) => true,
-            (Param::Bool, Value::Bool(_)) => true,
-            (Param::Map, Value::Map(_)) => true,
-            (Param::List, Value::List(_)) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (p, &v),
+            (Param::Any | Param::Reflect, _)
+                | (Param::String, Value::String(_))
+                | (Param::Int, Value::Int(_))
+                | (Param::Float, Value::Float(_))
+                | (Param::Bool, Value::Bool(_))
+                | (Param::Map, Value::Map(_))
+                | (Param::List, Value::List(_))
+        );
         if ok {
             return Ok(v);
         }

@@ -70,14 +70,12 @@ pub fn format_float(f: f64, fmt: char, prec: Option<usize>) -> String {
                     (neg, d, e, p as i32)
                 }
             };
-            let eprec = if prec.is_some()
-                && eprec > digits.len() as i32
-                && digits.len() as i32 >= exp + 1
-            {
-                digits.len() as i32
-            } else {
-                eprec
-            };
+            let eprec =
+                if prec.is_some() && eprec > digits.len() as i32 && digits.len() as i32 > exp {
+                    digits.len() as i32
+                } else {
+                    eprec
+                };
             let mut s = String::new();
             if neg {
                 s.push('-');
@@ -175,7 +173,7 @@ fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c if c == '\u{FFFD}' => out.push_str("\\ufffd"),
+            '\u{FFFD}' => out.push_str("\\ufffd"),
             c if (ascii_only && !c.is_ascii()) || !is_printable(c) => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32));

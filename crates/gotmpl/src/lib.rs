@@ -28,9 +28,10 @@
 //! assert_eq!(out, "name: mychart\nreplicas: 1e+06");
 //! ```
 //!
-//! - Parse every file of a chart (and its subcharts) into ONE set, in Helm's order (by path
-//!   depth, then name), then execute each non-partial file. Later `define`s of a name replace
-//!   earlier ones, as in Go.
+//! - Parse every file of a chart (and its subcharts) into ONE set, in Helm's order
+//!   (`sort.Reverse(byPathLen)`: more `/` first, and at one depth names in REVERSE lexical
+//!   order), then execute each non-partial file. A later non-empty `define` of a name replaces
+//!   an earlier one, as in Go — so of two files defining one name, the lexically first wins.
 //! - Values from YAML must become [`Value::Float`] for numbers ([`Value::from_json`] does
 //!   that), so `%v` prints `1e+06` and `eq .Values.n 1` fails like Helm does.
 //! - Go structs (`.Capabilities`, `.Files`, `.Chart`, `.Release`) can be plain

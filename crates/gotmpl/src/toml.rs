@@ -114,7 +114,7 @@ fn write_table(out: &mut String, v: &Value, path: &mut Vec<String>, depth: usize
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let indent = "  ".repeat(depth.saturating_sub(1));
+    let indent = "  ".repeat(depth);
     for (k, v) in &entries {
         if is_table(v) || is_table_array(v) {
             continue;
@@ -127,7 +127,7 @@ fn write_table(out: &mut String, v: &Value, path: &mut Vec<String>, depth: usize
         if is_table(v) {
             path.push(key(k));
             let ind = "  ".repeat(depth);
-            if !out.is_empty() {
+            if !out.is_empty() && depth == 0 {
                 out.push('\n');
             }
             out.push_str(&format!("{ind}[{}]\n", path.join(".")));
@@ -137,7 +137,7 @@ fn write_table(out: &mut String, v: &Value, path: &mut Vec<String>, depth: usize
             path.push(key(k));
             let ind = "  ".repeat(depth);
             for item in v.as_list().unwrap_or(&[]) {
-                if !out.is_empty() {
+                if !out.is_empty() && depth == 0 {
                     out.push('\n');
                 }
                 out.push_str(&format!("{ind}[[{}]]\n", path.join(".")));

@@ -722,9 +722,9 @@ impl Emitter {
                             self.node(child, my as isize - 2, Ctx::MapValue);
                         }
                         _ => {
-                            if Self::is_empty_collection(child) && !child.is_null() {
-                                self.put(" ");
-                            } else if !matches!(child, Value::Object(_)) {
+                            if (Self::is_empty_collection(child) && !child.is_null())
+                                || !matches!(child, Value::Object(_))
+                            {
                                 self.put(" ");
                             }
                             self.node(child, my as isize, Ctx::MapValue);
@@ -1136,10 +1136,10 @@ fn yaml_number(n: &Number) -> String {
     // Go's JSON spells integral floats below 1e21 without a fraction; go-yaml reads those as
     // integers when they fit int64/uint64.
     if f.fract() == 0.0 && f.abs() < 1e21 {
-        if f >= -9.223372036854776e18 && f < 9.223372036854776e18 {
+        if (-9.223372036854776e18..9.223372036854776e18).contains(&f) {
             return (f as i64).to_string();
         }
-        if f >= 0.0 && f < 1.8446744073709552e19 {
+        if (0.0..1.8446744073709552e19).contains(&f) {
             return (f as u64).to_string();
         }
     }

@@ -8,7 +8,31 @@
 
 use std::path::Path;
 
-use driftless_gotmpl::{Library, Templates, Value};
+use std::sync::Arc;
+
+use driftless_gotmpl::{Library, Object, Templates, Value};
+
+/// Helm's `.Chart` is a Go struct: unknown fields are errors, not empty values.
+#[derive(Debug)]
+struct Chart;
+
+impl Object for Chart {
+    fn type_name(&self) -> &str {
+        "chart.Metadata"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "Name" => Some(Value::str("c")),
+            "Version" => Some(Value::str("0.1.0")),
+            "APIVersion" => Some(Value::str("v2")),
+            "AppVersion" => Some(Value::str("")),
+            _ => None,
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::from_json(&serde_json::json!({"name": "c", "version": "0.1.0", "apiVersion": "v2"}))
+    }
+}
 
 struct Case {
     name: String,
@@ -67,7 +91,8 @@ fn render(c: &Case) -> Result<String, String> {
     };
     if c.helm {
         let mut set = Templates::helm();
-        // Helm parses in path order; all our files are siblings.
+        // Helm parses deeper paths first and, at one depth, names in reverse order
+        // (sort.Reverse(byPathLen)); all our files are siblings.
         let mut files: Vec<(String, &str)> = c
             .files
             .iter()
@@ -82,6 +107,7 @@ fn render(c: &Case) -> Result<String, String> {
             })
             .collect();
         files.sort();
+        files.reverse();
         for (name, src) in &files {
             set.parse(name, src).map_err(|e| e.helm_message())?;
         }
@@ -101,6 +127,7 @@ fn render(c: &Case) -> Result<String, String> {
         let top = Value::from_json(&top);
         if let Value::Map(m) = &top {
             m.insert("Values", values);
+            m.insert("Chart", Value::Object(Arc::new(Chart)));
         }
         set.execute("c/templates/case.yaml", &top)
             .map_err(|e| e.helm_message())

@@ -1005,8 +1005,7 @@ fn strslice(v: &Value) -> Vec<String> {
 fn go_split<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
     if sep.is_empty() {
         let mut v = Vec::new();
-        let mut idx = s.char_indices().peekable();
-        while let Some((i, c)) = idx.next() {
+        for (i, c) in s.char_indices() {
             v.push(&s[i..i + c.len_utf8()]);
         }
         return v;
@@ -1287,7 +1286,7 @@ fn b32enc(b: &[u8]) -> String {
 
 fn b32dec(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim_end_matches(['\r', '\n']);
-    if s.len() % 8 != 0 {
+    if !s.len().is_multiple_of(8) {
         return Err(format!(
             "illegal base32 data at input byte {}",
             s.len() / 8 * 8
@@ -1565,7 +1564,7 @@ fn sprig_slice(l: &Value, idx: &[Value]) -> Res {
                 to_int64(&idx[1])
             };
             if start < 0 || end < start || end as usize > x.len() {
-                return Err(format!("reflect: slice index out of range").into());
+                return Err("reflect: slice index out of range".into());
             }
             Ok(Value::list(x[start as usize..end as usize].to_vec()))
         }
