@@ -1,1 +1,106 @@
-//! The Flux v2 API types served by Driftless (placeholder; filled by the API work).
+//! The Flux v2 API types served by Driftless: one module per API group, one file per kind,
+//! and [`common`] for what several kinds share. No I/O: controllers, the CLI and `cargo xtask
+//! crds` build on these types.
+//!
+//! ```text
+//! source.toolkit.fluxcd.io/v1        GitRepository ─┐
+//!                                                    ├─ status.artifact ──> Kustomization
+//! kustomize.toolkit.fluxcd.io/v1     Kustomization <─┘        (spec.sourceRef)
+//! ```
+//!
+//! The CRDs in `config/crd/bases` are generated from these types by [`crd_files`]; a test keeps
+//! them in sync.
+
+pub mod common;
+pub mod kustomize;
+pub mod source;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Every CRD Driftless serves, in a stable order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    [
+        source::GitRepository::crd(),
+        kustomize::Kustomization::crd(),
+    ]
+    .into_iter()
+    .map(with_object_meta_properties)
+    .collect()
+}
+
+/// Declares `apiVersion`, `kind` and `metadata` in the root schema, as controller-gen does.
+///
+/// kube's derive leaves them out (the API server knows them anyway), but Flux's CRDs list
+/// them and `crd-compat` compares path by path, and `kubectl explain` shows them only when
+/// they are declared. This is the one post-processing step applied to the derived schemas.
+fn with_object_meta_properties(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+    let string = |description: &str| JSONSchemaProps {
+        type_: Some("string".into()),
+        description: Some(description.into()),
+        ..Default::default()
+    };
+    for version in &mut crd.spec.versions {
+        let Some(root) = version
+            .schema
+            .as_mut()
+            .and_then(|schema| schema.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        let properties = root.properties.get_or_insert_with(Default::default);
+        properties.insert(
+            "apiVersion".into(),
+            string("Versioned schema of this representation of the object."),
+        );
+        properties.insert(
+            "kind".into(),
+            string("REST resource this object represents."),
+        );
+        properties.insert(
+            "metadata".into(),
+            JSONSchemaProps {
+                type_: Some("object".into()),
+                ..Default::default()
+            },
+        );
+    }
+    crd
+}
+
+/// A CRD rendered as a YAML document, with the file name Flux uses for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdFile {
+    /// `<group>_<plural>.yaml`, e.g. `source.toolkit.fluxcd.io_gitrepositories.yaml`.
+    pub file_name: String,
+    /// The YAML document, starting with `---`.
+    pub yaml: String,
+}
+
+/// A CRD could not be rendered as YAML.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering CRD {name} as YAML: {source}")]
+pub struct RenderError {
+    name: String,
+    #[source]
+    source: serde_saphyr::SerializeError,
+}
+
+/// Renders every CRD of [`crds`] as the content of its file in `config/crd/bases`.
+pub fn crd_files() -> Result<Vec<CrdFile>, RenderError> {
+    crds()
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let body = serde_saphyr::to_string(&crd).map_err(|source| RenderError {
+                name: name.clone(),
+                source,
+            })?;
+            Ok(CrdFile {
+                file_name: format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural),
+                yaml: format!("---\n{body}"),
+            })
+        })
+        .collect()
+}
