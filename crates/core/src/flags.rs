@@ -1,0 +1,503 @@
+//! Command-line flags with Flux's names and defaults.
+//!
+//! Flux's Deployments pass flags like `--watch-all-namespaces=true --log-level=info
+//! --log-encoding=json --enable-leader-election`; a Driftless controller accepts the same
+//! command line. [`Args`] holds the flags every controller has; [`StorageArgs`] the artifact
+//! storage flags only the source-controller has. Both are `#[command(flatten)]`-able:
+//!
+//! ```
+//! use clap::Parser;
+//! use driftless_core::flags::{self, ControllerDefaults};
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     common: flags::Args,
+//!     #[command(flatten)]
+//!     storage: flags::StorageArgs,
+//! }
+//!
+//! // The source-controller reconciles 2 objects at a time by default, the others 4.
+//! let defaults = ControllerDefaults { concurrent: 2, ..ControllerDefaults::default() };
+//! let cli: Cli = flags::try_parse_from(&defaults, ["source-controller"]).unwrap();
+//! assert_eq!(cli.common.concurrent, 2);
+//! assert_eq!(cli.storage.storage_addr, ":9090");
+//! ```
+//!
+//! Boolean flags follow Go's `pflag` syntax: `--flag` means true, `--flag=false` turns off a
+//! flag whose default is true (`--watch-all-namespaces=false`).
+
+use crate::duration::GoDuration;
+use clap::{ArgAction, CommandFactory, FromArgMatches, ValueEnum};
+use std::{ffi::OsString, time::Duration};
+
+/// Environment variable naming the namespace the controller runs in (Flux's name).
+pub const RUNTIME_NAMESPACE_ENV: &str = "RUNTIME_NAMESPACE";
+
+/// Flags shared by every Driftless controller.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The number of concurrent reconciles.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrent: u16,
+
+    /// The address the metric endpoint binds to (`0` disables it).
+    #[arg(long, default_value = ":8080", env = "METRICS_ADDR")]
+    pub metrics_addr: String,
+
+    /// The address the health endpoint binds to (`0` disables it).
+    #[arg(long, default_value = ":9440")]
+    pub health_addr: String,
+
+    /// Watch for custom resources in all namespaces; if false, only in $RUNTIME_NAMESPACE.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    pub watch_all_namespaces: bool,
+
+    /// Watch for custom resources with matching labels only (e.g. `sharding.fluxcd.io/key=shard1`).
+    #[arg(long, default_value = "")]
+    pub watch_label_selector: String,
+
+    /// The interval at which failing dependencies are reevaluated.
+    #[arg(long, default_value = "30s")]
+    pub requeue_dependency: GoDuration,
+
+    /// When enabled, references between objects in different namespaces are refused.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    pub no_cross_namespace_refs: bool,
+
+    /// Disallow remote bases in Kustomize overlays: every resource must come from the artifact.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    pub no_remote_bases: bool,
+
+    /// Service account to impersonate when an object does not name one.
+    #[arg(long, default_value = "")]
+    pub default_service_account: String,
+
+    /// Percentage of jitter applied to `interval` requeues: 10 means +/-10%. Must be below 100.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..100))]
+    pub interval_jitter_percentage: u8,
+
+    /// The minimum time an object waits before a retry after a failed reconcile.
+    #[arg(long, default_value = "750ms")]
+    pub min_retry_delay: GoDuration,
+
+    /// The maximum time an object waits before a retry after repeated failures.
+    #[arg(long, default_value = "15m")]
+    pub max_retry_delay: GoDuration,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub leader_election: LeaderElectionArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: LogArgs,
+}
+
+impl Args {
+    /// The namespace to watch: `None` for all namespaces, else `$RUNTIME_NAMESPACE`.
+    ///
+    /// Errors when `--watch-all-namespaces=false` and the variable is unset, rather than
+    /// silently watching everything.
+    pub fn watch_namespace(&self) -> Result<Option<String>, FlagError> {
+        if self.watch_all_namespaces {
+            return Ok(None);
+        }
+        match std::env::var(RUNTIME_NAMESPACE_ENV) {
+            Ok(ns) if !ns.is_empty() => Ok(Some(ns)),
+            _ => Err(FlagError::MissingRuntimeNamespace),
+        }
+    }
+
+    /// The `kube::runtime::watcher::Config` implied by `--watch-label-selector`.
+    pub fn watcher_config(&self) -> kube::runtime::watcher::Config {
+        let config = kube::runtime::watcher::Config::default();
+        if self.watch_label_selector.is_empty() {
+            config
+        } else {
+            config.labels(&self.watch_label_selector)
+        }
+    }
+
+    /// `--default-service-account`, `None` when unset.
+    pub fn default_service_account(&self) -> Option<&str> {
+        Some(self.default_service_account.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+/// Leader election flags (Flux's names and defaults: 35s lease, 30s renew deadline, 5s retry).
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct LeaderElectionArgs {
+    /// Enable leader election: only one replica reconciles at a time.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    pub enable_leader_election: bool,
+
+    /// Step down voluntarily (release the Lease) on shutdown, so a successor need not wait.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    pub leader_election_release_on_cancel: bool,
+
+    /// How long non-leaders wait after the last renewal before they take over the Lease.
+    #[arg(long, default_value = "35s")]
+    pub leader_election_lease_duration: GoDuration,
+
+    /// How long the leader retries renewing before it gives up leadership.
+    #[arg(long, default_value = "30s")]
+    pub leader_election_renew_deadline: GoDuration,
+
+    /// How long candidates wait between attempts to acquire or renew.
+    #[arg(long, default_value = "5s")]
+    pub leader_election_retry_period: GoDuration,
+}
+
+impl LeaderElectionArgs {
+    /// Checks the relations client-go enforces: lease duration > renew deadline > retry period.
+    pub fn validate(&self) -> Result<(), FlagError> {
+        let lease: Duration = self.leader_election_lease_duration.into();
+        let renew: Duration = self.leader_election_renew_deadline.into();
+        let retry: Duration = self.leader_election_retry_period.into();
+        if retry.is_zero() || lease <= renew || renew <= retry {
+            return Err(FlagError::LeaderElectionTimings {
+                lease: self.leader_election_lease_duration,
+                renew: self.leader_election_renew_deadline,
+                retry: self.leader_election_retry_period,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Log verbosity, Flux's `--log-level` values.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Normal operation.
+    Info,
+    /// Detail for debugging.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// Log line format, Flux's `--log-encoding` values.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEncoding {
+    /// One JSON object per line (the default, what log collectors expect).
+    Json,
+    /// Human-readable lines.
+    Console,
+}
+
+/// Logging flags.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct LogArgs {
+    /// Log verbosity level.
+    #[arg(long, value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+
+    /// Log encoding format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub log_encoding: LogEncoding,
+}
+
+/// Artifact storage flags, only the source-controller has them.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct StorageArgs {
+    /// The local storage path; empty means a directory under the system temp dir.
+    #[arg(long, default_value = "", env = "STORAGE_PATH")]
+    pub storage_path: String,
+
+    /// The address the static file server binds to.
+    #[arg(long, default_value = ":9090", env = "STORAGE_ADDR")]
+    pub storage_addr: String,
+
+    /// The advertised address of the static file server (host[:port] in artifact URLs).
+    #[arg(long, default_value = "", env = "STORAGE_ADV_ADDR")]
+    pub storage_adv_addr: String,
+
+    /// How long an artifact that is no longer current is kept before garbage collection.
+    #[arg(long, default_value = "60s")]
+    pub artifact_retention_ttl: GoDuration,
+
+    /// How many artifacts per object are kept (the current one included).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub artifact_retention_records: u32,
+}
+
+/// Defaults that differ between controllers (Flux's source-controller uses 2 workers, the
+/// others 4). They are shown by `--help` like any default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerDefaults {
+    /// Default of `--concurrent`.
+    pub concurrent: u16,
+    /// Default of `--requeue-dependency`, Go duration syntax.
+    pub requeue_dependency: &'static str,
+}
+
+impl Default for ControllerDefaults {
+    fn default() -> Self {
+        Self {
+            concurrent: 4,
+            requeue_dependency: "30s",
+        }
+    }
+}
+
+/// Errors in flag values found after parsing.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    /// `--watch-all-namespaces=false` needs to know which namespace to watch.
+    #[error(
+        "--watch-all-namespaces=false requires the {RUNTIME_NAMESPACE_ENV} environment variable"
+    )]
+    MissingRuntimeNamespace,
+    /// The leader election durations contradict each other.
+    #[error(
+        "leader election needs lease duration > renew deadline > retry period > 0, got {lease} > {renew} > {retry}"
+    )]
+    LeaderElectionTimings {
+        /// `--leader-election-lease-duration`
+        lease: GoDuration,
+        /// `--leader-election-renew-deadline`
+        renew: GoDuration,
+        /// `--leader-election-retry-period`
+        retry: GoDuration,
+    },
+    /// An address flag is not `host:port`, `:port` or `0`.
+    #[error("invalid address {0:?}: want host:port, :port, or 0 to disable")]
+    Address(String),
+}
+
+/// Builds the clap command of `A` with this controller's defaults applied.
+fn command_with<A: CommandFactory>(defaults: &ControllerDefaults) -> clap::Command {
+    let mut cmd = A::command();
+    let has = |cmd: &clap::Command, id: &str| cmd.get_arguments().any(|a| a.get_id() == id);
+    if has(&cmd, "concurrent") {
+        // clap keeps defaults as `&'static str`; this runs once per process.
+        let concurrent: &'static str = Box::leak(defaults.concurrent.to_string().into_boxed_str());
+        cmd = cmd.mut_arg("concurrent", |a| a.default_value(concurrent));
+    }
+    if has(&cmd, "requeue_dependency") {
+        cmd = cmd.mut_arg("requeue_dependency", |a| {
+            a.default_value(defaults.requeue_dependency)
+        });
+    }
+    cmd
+}
+
+/// Parses the process arguments into `A` with this controller's defaults; exits with clap's
+/// usage message on bad input, like any CLI.
+pub fn parse<A: CommandFactory + FromArgMatches>(defaults: &ControllerDefaults) -> A {
+    let matches = command_with::<A>(defaults).get_matches();
+    A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// Parses `args` (the first item is the program name) into `A`; for tests and embedding.
+pub fn try_parse_from<A, I, T>(defaults: &ControllerDefaults, args: I) -> Result<A, clap::Error>
+where
+    A: CommandFactory + FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = command_with::<A>(defaults).try_get_matches_from(args)?;
+    A::from_arg_matches(&matches)
+}
+
+/// Turns a Go-style listen address (`:8080`, `127.0.0.1:8080`, `[::1]:8080`) into a socket
+/// address string for binding; `None` for `0` or empty (the endpoint is disabled, as in
+/// controller-runtime).
+pub fn listen_addr(addr: &str) -> Result<Option<String>, FlagError> {
+    if addr.is_empty() || addr == "0" {
+        return Ok(None);
+    }
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| FlagError::Address(addr.to_owned()))?;
+    if port.parse::<u16>().is_err() {
+        return Err(FlagError::Address(addr.to_owned()));
+    }
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(Some(format!("{host}:{port}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        common: Args,
+        #[command(flatten)]
+        storage: StorageArgs,
+    }
+
+    fn parse_cli(args: &[&str]) -> Result<Cli, clap::Error> {
+        let argv = std::iter::once("controller").chain(args.iter().copied());
+        try_parse_from(&ControllerDefaults::default(), argv)
+    }
+
+    #[test]
+    fn empty_command_line_gives_flux_defaults() {
+        let cli = parse_cli(&[]).expect("empty args parse");
+        let a = &cli.common;
+        assert_eq!(a.concurrent, 4);
+        // METRICS_ADDR may be set in a developer shell; only check when it is not.
+        if std::env::var_os("METRICS_ADDR").is_none() {
+            assert_eq!(a.metrics_addr, ":8080");
+        }
+        assert_eq!(a.health_addr, ":9440");
+        assert!(a.watch_all_namespaces);
+        assert_eq!(a.watch_label_selector, "");
+        assert_eq!(a.requeue_dependency.get(), Duration::from_secs(30));
+        assert!(!a.no_cross_namespace_refs);
+        assert!(!a.no_remote_bases);
+        assert_eq!(a.default_service_account(), None);
+        assert_eq!(a.interval_jitter_percentage, 10);
+        assert_eq!(a.min_retry_delay.get(), Duration::from_millis(750));
+        assert_eq!(a.max_retry_delay.get(), Duration::from_secs(15 * 60));
+        let le = &a.leader_election;
+        assert!(!le.enable_leader_election);
+        assert!(le.leader_election_release_on_cancel);
+        assert_eq!(
+            le.leader_election_lease_duration.get(),
+            Duration::from_secs(35)
+        );
+        assert_eq!(
+            le.leader_election_renew_deadline.get(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            le.leader_election_retry_period.get(),
+            Duration::from_secs(5)
+        );
+        le.validate().expect("defaults are consistent");
+        assert_eq!(a.log.log_level, LogLevel::Info);
+        assert_eq!(a.log.log_encoding, LogEncoding::Json);
+        let s = &cli.storage;
+        if std::env::var_os("STORAGE_ADDR").is_none() {
+            assert_eq!(s.storage_addr, ":9090");
+        }
+        assert_eq!(s.artifact_retention_ttl.get(), Duration::from_secs(60));
+        assert_eq!(s.artifact_retention_records, 2);
+    }
+
+    #[test]
+    fn per_controller_defaults_apply_and_flags_override_them() {
+        let defaults = ControllerDefaults {
+            concurrent: 2,
+            requeue_dependency: "5s",
+        };
+        let cli: Cli = try_parse_from(&defaults, ["source-controller"]).expect("parse");
+        assert_eq!(cli.common.concurrent, 2);
+        assert_eq!(cli.common.requeue_dependency.get(), Duration::from_secs(5));
+        let cli: Cli =
+            try_parse_from(&defaults, ["source-controller", "--concurrent=8"]).expect("parse");
+        assert_eq!(cli.common.concurrent, 8);
+        let help = command_with::<Cli>(&defaults)
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("[default: 2]"), "{help}");
+    }
+
+    #[test]
+    fn flux_style_command_line_parses() {
+        let cli = parse_cli(&[
+            "--watch-all-namespaces=false",
+            "--enable-leader-election",
+            "--log-level=debug",
+            "--log-encoding=console",
+            "--requeue-dependency=1m30s",
+            "--no-cross-namespace-refs=true",
+            "--no-remote-bases",
+            "--default-service-account=default",
+            "--leader-election-lease-duration=1m",
+            "--storage-adv-addr=source-controller.flux-system.svc.cluster.local.",
+            "--artifact-retention-ttl=2m",
+            "--artifact-retention-records=5",
+            "--concurrent",
+            "10",
+        ])
+        .expect("parse");
+        let a = cli.common;
+        assert!(!a.watch_all_namespaces);
+        assert!(a.leader_election.enable_leader_election);
+        assert_eq!(a.log.log_level, LogLevel::Debug);
+        assert_eq!(a.log.log_encoding, LogEncoding::Console);
+        assert_eq!(a.requeue_dependency.get(), Duration::from_secs(90));
+        assert!(a.no_cross_namespace_refs && a.no_remote_bases);
+        assert_eq!(a.default_service_account(), Some("default"));
+        assert_eq!(a.concurrent, 10);
+        assert_eq!(
+            a.leader_election.leader_election_lease_duration.get(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            cli.storage.artifact_retention_ttl.get(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(cli.storage.artifact_retention_records, 5);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_named() {
+        for (args, needle) in [
+            (&["--requeue-dependency=soon"][..], "requeue-dependency"),
+            (&["--log-level=verbose"][..], "log-level"),
+            (&["--log-encoding=xml"][..], "log-encoding"),
+            (&["--concurrent=0"][..], "concurrent"),
+            (
+                &["--interval-jitter-percentage=100"][..],
+                "interval-jitter-percentage",
+            ),
+            (
+                &["--watch-all-namespaces=maybe"][..],
+                "watch-all-namespaces",
+            ),
+            (
+                &["--leader-election-retry-period=-1s"][..],
+                "leader-election-retry-period",
+            ),
+        ] {
+            let err = parse_cli(args).expect_err(needle).to_string();
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn inconsistent_leader_election_timings_are_refused() {
+        let cli = parse_cli(&["--leader-election-renew-deadline=40s"]).expect("parse");
+        let err = cli
+            .common
+            .leader_election
+            .validate()
+            .expect_err("renew > lease");
+        assert!(err.to_string().contains("40s"), "{err}");
+    }
+
+    #[test]
+    fn listen_addresses_follow_go_syntax() {
+        assert_eq!(
+            listen_addr(":8080").ok().flatten().as_deref(),
+            Some("0.0.0.0:8080")
+        );
+        assert_eq!(
+            listen_addr("127.0.0.1:9440").ok().flatten().as_deref(),
+            Some("127.0.0.1:9440")
+        );
+        assert_eq!(
+            listen_addr("[::1]:80").ok().flatten().as_deref(),
+            Some("[::1]:80")
+        );
+        assert!(matches!(listen_addr("0"), Ok(None)));
+        assert!(matches!(listen_addr(""), Ok(None)));
+        assert!(listen_addr("8080x").is_err());
+        assert!(listen_addr("host:http").is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! Writing status, and on-demand reconciles through `reconcile.fluxcd.io/requestedAt`.
+//!
+//! Status is written by server-side apply on the `status` subresource under the controller's
+//! field manager: the controller sends the whole status it computed, the API server keeps
+//! what other managers own, and a write that changes nothing does not bump the
+//! `resourceVersion` (so it wakes no watcher). Because SSA removes fields this manager set
+//! before and omits now, always apply the complete status.
+//!
+//! `flux reconcile` (and `driftless reconcile`) set the annotation
+//! `reconcile.fluxcd.io/requestedAt: <token>`; a new token asks for a reconcile now, and the
+//! controller echoes the token it handled into `status.lastHandledReconcileAt`.
+//! [`reconcile_trigger`] is the watch predicate that lets through exactly such changes
+//! (new generation, new token, deletion) and drops status-only updates.
+
+use futures::Stream;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        Controller, WatchStreamExt,
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+use std::{
+    collections::hash_map::DefaultHasher,
+    fmt::Debug,
+    hash::{Hash, Hasher},
+};
+
+/// The annotation whose new value requests a reconcile (Flux's `meta.ReconcileRequestAnnotation`).
+pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+
+/// The token of the last reconcile request on `obj`, if any.
+pub fn reconcile_request<K: Resource>(obj: &K) -> Option<&str> {
+    obj.meta()
+        .annotations
+        .as_ref()?
+        .get(RECONCILE_REQUEST_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// Whether `obj` carries a request token that differs from `last_handled`
+/// (`status.lastHandledReconcileAt`).
+pub fn reconcile_request_pending<K: Resource>(obj: &K, last_handled: Option<&str>) -> bool {
+    reconcile_request(obj).is_some_and(|token| Some(token) != last_handled)
+}
+
+/// Watch predicate: changes when the generation, the request token or the deletion state
+/// changes, not on status or label updates. Use with `WatchStreamExt::predicate_filter`, or
+/// take [`controller_for`] which wires it.
+pub fn reconcile_trigger<K: Resource>(obj: &K) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    obj.meta().generation.hash(&mut h);
+    reconcile_request(obj).hash(&mut h);
+    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    Some(h.finish())
+}
+
+/// A `Controller` for `K` whose main watch only fires on [`reconcile_trigger`] changes.
+///
+/// The reflector store still sees every update, so `Controller::store` stays current.
+pub fn controller_for<K>(api: Api<K>, config: watcher::Config) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, stream) = trigger_stream(api, config);
+    Controller::for_stream(stream, reader)
+}
+
+/// The filtered watch stream of [`controller_for`] and its store, for controllers that need
+/// to build the `Controller` themselves.
+pub fn trigger_stream<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_trigger::<K>, Default::default());
+    (reader, stream)
+}
+
+/// Applies `status` to the status subresource of `obj` by server-side apply as
+/// `field_manager`, forcing ownership of the fields it sets (the controller is the only
+/// writer of status). Returns the object as stored.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    field_manager: &str,
+    status: &S,
+) -> Result<K, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    S: Serialize,
+{
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": { "name": obj.name_any() },
+        "status": status,
+    });
+    let params = PatchParams::apply(field_manager).force();
+    api.patch_status(&obj.name_any(), &params, &Patch::Apply(&body))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+    use std::collections::BTreeMap;
+
+    fn obj(generation: i64, token: Option<&str>) -> ConfigMap {
+        let annotations = token
+            .map(|t| BTreeMap::from([(RECONCILE_REQUEST_ANNOTATION.to_owned(), t.to_owned())]));
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("x".into()),
+                generation: Some(generation),
+                annotations,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn request_token_is_read_and_compared_with_the_handled_one() {
+        assert_eq!(reconcile_request(&obj(1, None)), None);
+        let o = obj(1, Some("2024-01-01T00:00:00Z"));
+        assert_eq!(reconcile_request(&o), Some("2024-01-01T00:00:00Z"));
+        assert!(reconcile_request_pending(&o, None));
+        assert!(reconcile_request_pending(&o, Some("older")));
+        assert!(!reconcile_request_pending(&o, Some("2024-01-01T00:00:00Z")));
+        assert!(!reconcile_request_pending(&obj(1, None), Some("older")));
+    }
+
+    #[test]
+    fn trigger_changes_on_generation_token_and_deletion_only() {
+        let base = reconcile_trigger(&obj(1, Some("a")));
+        assert_eq!(base, reconcile_trigger(&obj(1, Some("a"))));
+        assert_ne!(base, reconcile_trigger(&obj(2, Some("a"))));
+        assert_ne!(base, reconcile_trigger(&obj(1, Some("b"))));
+        assert_ne!(base, reconcile_trigger(&obj(1, None)));
+        // A label or status change does not matter.
+        let mut labelled = obj(1, Some("a"));
+        labelled.metadata.labels = Some(BTreeMap::from([("k".into(), "v".into())]));
+        labelled.metadata.resource_version = Some("999".into());
+        assert_eq!(base, reconcile_trigger(&labelled));
+        let mut deleting = obj(1, Some("a"));
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        assert_ne!(base, reconcile_trigger(&deleting));
+    }
+}
