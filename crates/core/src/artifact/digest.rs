@@ -41,7 +41,7 @@ impl Digest {
 
     /// The digest of everything a reader yields, streamed so large files are not loaded.
     pub fn of_reader(mut reader: impl Read) -> io::Result<Digest> {
-        let mut hasher = Hasher::new();
+        let mut hasher = DigestHasher::new();
         io::copy(&mut reader, &mut hasher)?;
         Ok(hasher.finish())
     }
@@ -103,12 +103,12 @@ impl FromStr for Digest {
 /// An incremental sha256, usable as an `io::Write` sink, for hashing bytes while they stream
 /// to disk or over the network.
 #[derive(Clone, Default)]
-pub struct Hasher(Sha256);
+pub struct DigestHasher(Sha256);
 
-impl Hasher {
+impl DigestHasher {
     /// A hasher that has seen no bytes.
-    pub fn new() -> Hasher {
-        Hasher(Sha256::new())
+    pub fn new() -> DigestHasher {
+        DigestHasher(Sha256::new())
     }
 
     /// Feeds bytes.
@@ -122,7 +122,7 @@ impl Hasher {
     }
 }
 
-impl Write for Hasher {
+impl Write for DigestHasher {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.update(buf);
         Ok(buf.len())
@@ -133,9 +133,9 @@ impl Write for Hasher {
     }
 }
 
-impl fmt::Debug for Hasher {
+impl fmt::Debug for DigestHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Hasher(sha256)")
+        f.write_str("DigestHasher(sha256)")
     }
 }
 
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn streaming_hasher_matches_one_shot() {
-        let mut h = Hasher::new();
+        let mut h = DigestHasher::new();
         h.update(b"hel");
         h.write_all(b"lo").unwrap();
         assert_eq!(h.finish(), Digest::of_bytes(b"hello"));

@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use super::digest::{Digest, Hasher};
+use super::digest::{Digest, DigestHasher};
 use super::unpack::{Limits, UnpackError, Unpacked, unpack};
 
 /// How hard to try and how much to accept.
@@ -255,7 +255,7 @@ async fn download(
     };
     let std_file = tempfile::tempfile().map_err(io_failure)?;
     let mut file = tokio::fs::File::from_std(std_file);
-    let mut hasher = Hasher::new();
+    let mut hasher = DigestHasher::new();
     let mut size: u64 = 0;
     while let Some(chunk) = response.chunk().await.map_err(transient)? {
         size += chunk.len() as u64;

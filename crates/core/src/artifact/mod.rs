@@ -20,7 +20,7 @@ mod pack;
 mod revision;
 mod unpack;
 
-pub use digest::{Digest, DigestError, Hasher};
+pub use digest::{Digest, DigestError, DigestHasher};
 pub use fetch::{FetchError, FetchOptions, Fetched, fetch_and_unpack};
 pub use pack::{PackError, Packed, pack_dir, pack_to_writer};
 pub use revision::{Revision, RevisionError};

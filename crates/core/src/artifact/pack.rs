@@ -14,7 +14,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use tar::{EntryType, Header};
 
-use super::digest::{Digest, Hasher};
+use super::digest::{Digest, DigestHasher};
 
 /// Why packing failed. Every variant names the path involved.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +107,7 @@ pub fn pack_to_writer<W: Write>(
     }
     let counting = HashingWriter {
         inner: out,
-        hasher: Hasher::new(),
+        hasher: DigestHasher::new(),
         count: 0,
     };
     // `GzEncoder::new` writes a header with mtime 0 and no file name.
@@ -229,7 +229,7 @@ impl<R: Read> Read for ExactReader<R> {
 /// Hashes and counts the compressed bytes on their way out, so the digest needs no second read.
 struct HashingWriter<W> {
     inner: W,
-    hasher: Hasher,
+    hasher: DigestHasher,
     count: u64,
 }
 

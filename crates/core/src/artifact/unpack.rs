@@ -14,11 +14,13 @@
 //! the archive (a chain such as `a -> d/l/..` with `d/l -> ..` would otherwise escape), and an
 //! entry that lies under a symbolic link of the archive is refused.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use flate2::read::GzDecoder;
 use tar::EntryType;
@@ -190,7 +192,8 @@ pub fn unpack_file(archive: &Path, dest: &Path, limits: &Limits) -> Result<Unpac
 /// from the archive are ignored. On error, everything written is removed again (`dest` is left
 /// as it was found: absent or empty), so a refused archive is never half-used.
 pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked, UnpackError> {
-    let existed = match fs::symlink_metadata(dest) {
+    // `metadata` follows a link: the destination path itself is the caller's, not the archive's.
+    let existed = match fs::metadata(dest) {
         Ok(meta) => {
             let empty = meta.is_dir()
                 && fs::read_dir(dest)
@@ -281,27 +284,32 @@ impl<'a> Unpacker<'a> {
             .max_total_bytes
             .saturating_add(self.limits.max_entries.saturating_mul(1536))
             .saturating_add(1 << 20);
+        let limit_hit = Rc::new(Cell::new(false));
         let bounded = BoundedReader {
             inner: GzDecoder::new(reader),
             remaining: stream_limit,
+            hit: Rc::clone(&limit_hit),
         };
         let mut archive = tar::Archive::new(bounded);
-        let entries = archive
-            .entries()
-            .map_err(|e| corrupt_or_limit(e, stream_limit))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| corrupt_or_limit(e, stream_limit))?;
-            self.entry(entry).map_err(|e| match e {
-                UnpackError::Io { source, .. } if is_stream_limit(&source) => {
-                    UnpackError::StreamTooLarge {
-                        limit: stream_limit,
-                    }
+        if let Err(e) = self.read_entries(&mut archive) {
+            // The tar reader wraps read errors in its own, so the bound reports through a flag.
+            return Err(if limit_hit.get() {
+                UnpackError::StreamTooLarge {
+                    limit: stream_limit,
                 }
-                other => other,
-            })?;
+            } else {
+                e
+            });
         }
         self.finish_links()?;
         Ok(self.summary)
+    }
+
+    fn read_entries<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<(), UnpackError> {
+        for entry in archive.entries().map_err(UnpackError::Corrupt)? {
+            self.entry(entry.map_err(UnpackError::Corrupt)?)?;
+        }
+        Ok(())
     }
 
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), UnpackError> {
@@ -617,34 +625,11 @@ fn kind_name(kind: EntryType) -> &'static str {
     }
 }
 
-/// Marker carried inside the `io::Error` the bounded reader returns.
-#[derive(Debug)]
-struct StreamLimitReached;
-
-impl std::fmt::Display for StreamLimitReached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("decompressed archive too large")
-    }
-}
-
-impl std::error::Error for StreamLimitReached {}
-
-fn is_stream_limit(e: &io::Error) -> bool {
-    e.get_ref()
-        .is_some_and(|inner| inner.is::<StreamLimitReached>())
-}
-
-fn corrupt_or_limit(e: io::Error, limit: u64) -> UnpackError {
-    if is_stream_limit(&e) {
-        UnpackError::StreamTooLarge { limit }
-    } else {
-        UnpackError::Corrupt(e)
-    }
-}
-
+/// Stops the decompressed stream after `remaining` bytes, raising `hit` when there was more.
 struct BoundedReader<R> {
     inner: R,
     remaining: u64,
+    hit: Rc<Cell<bool>>,
 }
 
 impl<R: Read> Read for BoundedReader<R> {
@@ -654,7 +639,10 @@ impl<R: Read> Read for BoundedReader<R> {
             let mut probe = [0u8; 1];
             return match self.inner.read(&mut probe)? {
                 0 => Ok(0),
-                _ => Err(io::Error::other(StreamLimitReached)),
+                _ => {
+                    self.hit.set(true);
+                    Err(io::Error::other("decompressed archive too large"))
+                }
             };
         }
         let max = buf
