@@ -1,0 +1,2 @@
+{{- define "shared.name" -}}sub-loses{{- end -}}
+{{- define "sub.only" -}}sub-{{ .Chart.Name }}{{- end -}}

@@ -1,0 +1,2 @@
+{{- define "shared.name" -}}parent-wins{{- end -}}
+{{- define "parent.only" -}}p{{- end -}}

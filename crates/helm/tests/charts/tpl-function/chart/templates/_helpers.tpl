@@ -1,0 +1,1 @@
+{{- define "tpl.name" -}}named-{{ .Values.appName }}{{- end -}}
