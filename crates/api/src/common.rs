@@ -307,3 +307,48 @@ pub struct HealthCheckExpr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
 }
+
+/// Cloud platforms whose workload identity a source can use instead of a Secret.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProvider {
+    /// No platform identity; credentials come from `secretRef`.
+    #[default]
+    Generic,
+    /// Amazon Web Services.
+    Aws,
+    /// Microsoft Azure.
+    Azure,
+    /// Google Cloud.
+    Gcp,
+}
+
+/// Signature verification tools for OCI artifacts and Helm charts.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationProvider {
+    /// Sigstore cosign.
+    #[default]
+    Cosign,
+    /// Notary Project notation.
+    Notation,
+}
+
+/// Keyless (OIDC) signature identity: both regular expressions must match the certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct OidcIdentityMatch {
+    /// Regular expression for the OIDC issuer.
+    pub issuer: String,
+    /// Regular expression for the identity subject.
+    pub subject: String,
+}
+
+/// Kinds that can hold values or variables.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ValuesKind {
+    /// A Secret.
+    #[default]
+    Secret,
+    /// A ConfigMap.
+    ConfigMap,
+}

@@ -12,7 +12,10 @@
 //! them in sync.
 
 pub mod common;
+pub mod helm;
+pub mod image;
 pub mod kustomize;
+pub mod notification;
 pub mod source;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -22,7 +25,19 @@ use kube::CustomResourceExt;
 pub fn crds() -> Vec<CustomResourceDefinition> {
     [
         source::GitRepository::crd(),
+        source::OCIRepository::crd(),
+        source::HelmRepository::crd(),
+        source::HelmChart::crd(),
+        source::Bucket::crd(),
+        source::ExternalArtifact::crd(),
         kustomize::Kustomization::crd(),
+        helm::HelmRelease::crd(),
+        image::ImageRepository::crd(),
+        image::ImagePolicy::crd(),
+        image::ImageUpdateAutomation::crd(),
+        notification::Receiver::crd(),
+        notification::Alert::crd(),
+        notification::Provider::crd(),
     ]
     .into_iter()
     .map(with_object_meta_properties)

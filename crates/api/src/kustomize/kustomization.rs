@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::common::{
     CommonMetadata, CrossNamespaceSourceReference, DURATION_PATTERN, DependencyReference,
     HealthCheckExpr, IgnoreRule, KubeConfigReference, KustomizeImage, KustomizePatch,
-    LocalObjectReference, NamespacedObjectKindReference, ResourceInventory, conditions_schema,
+    LocalObjectReference, NamespacedObjectKindReference, ResourceInventory, ValuesKind,
+    conditions_schema,
 };
 
 /// Desired state of a Kustomization.
@@ -224,16 +225,6 @@ pub struct SubstituteReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = false))]
     pub optional: Option<bool>,
-}
-
-/// Kinds that can hold values or variables.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub enum ValuesKind {
-    /// A Secret.
-    #[default]
-    Secret,
-    /// A ConfigMap.
-    ConfigMap,
 }
 
 /// Observed state of a Kustomization.
