@@ -173,6 +173,27 @@ impl Metrics {
         self.record_condition(obj, conditions, crate::conditions::types::READY, deleted);
     }
 
+    /// Everything Flux records after one reconcile of `obj`: its duration, its `Ready`
+    /// condition (as `Deleted` once `deletionTimestamp` is set) and its suspend state.
+    pub fn record_reconcile<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        conditions: &[Condition],
+        suspended: bool,
+        took: Duration,
+    ) {
+        let kind = K::kind(&());
+        let meta = obj.meta();
+        let r = ObjectRef {
+            kind: &kind,
+            namespace: meta.namespace.as_deref().unwrap_or(""),
+            name: meta.name.as_deref().unwrap_or(""),
+        };
+        self.record_duration(r, took);
+        self.record_readiness(r, conditions, meta.deletion_timestamp.is_some());
+        self.record_suspend(r, suspended);
+    }
+
     /// The registry in the OpenMetrics text format served at `/metrics`.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
@@ -277,6 +298,40 @@ mod tests {
         m.record_readiness(OBJ, &[], false);
         let on = ones(&m.encode().expect("encode"));
         assert!(on[0].contains(r#"status="Unknown""#), "{on:?}");
+    }
+
+    #[test]
+    fn one_call_records_a_whole_reconcile() {
+        let m = Metrics::new();
+        let cm = k8s_openapi::api::core::v1::ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some("cfg".into()),
+                namespace: Some("apps".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut conds = Vec::new();
+        conditions::mark_ready(&mut conds, reasons::SUCCEEDED, "ok", Some(1));
+        m.record_reconcile(&cm, &conds, false, Duration::from_secs(2));
+        let text = m.encode().expect("encode");
+        let labels = r#"kind="ConfigMap",name="cfg",namespace="apps""#;
+        assert!(
+            text.contains(&format!(
+                "gotk_reconcile_duration_seconds_sum{{{labels}}} 2.0"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                r#"gotk_reconcile_condition{{{labels},type="Ready",status="True"}} 1"#
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("gotk_suspend_status{{{labels}}} 0")),
+            "{text}"
+        );
     }
 
     #[test]
