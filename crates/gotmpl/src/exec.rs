@@ -643,7 +643,7 @@ impl<'t> State<'t> {
             Arg::Pipe(_, p) => self.eval_pipeline(dot, p),
             Arg::Ident(_, name) => {
                 let f = self.lookup_func(name)?;
-                self.eval_call(dot, &f, n, NodeRef::Arg(n), name, &[], None)
+                self.eval_call(dot, f, n, NodeRef::Arg(n), name, &[], None)
             }
             Arg::Chain { node, idents, .. } => self.eval_chain(dot, n, node, idents, &[], None),
             Arg::Bool(_, b) => Ok(Rv::Val(Value::Bool(*b))),
@@ -747,9 +747,10 @@ impl<'t> State<'t> {
         }
     }
 
-    fn lookup_func(&self, name: &str) -> R<Function> {
-        if let Some(f) = self.set.funcs.get(name) {
-            return Ok(f.clone());
+    fn lookup_func(&self, name: &str) -> R<&'t Function> {
+        let set: &'t Templates = self.set;
+        if let Some(f) = set.funcs.get(name) {
+            return Ok(f);
         }
         if let Some(f) = crate::funcs::builtin(name) {
             return Ok(f);
@@ -769,7 +770,7 @@ impl<'t> State<'t> {
         let f = self.lookup_func(name)?;
         self.eval_call(
             dot,
-            &f,
+            f,
             ident,
             NodeRef::Cmd(cmd),
             name,
@@ -782,7 +783,7 @@ impl<'t> State<'t> {
     fn eval_call(
         &mut self,
         dot: &Rv,
-        f: &Function,
+        f: &'t Function,
         ident: &'t Arg,
         cmd: NodeRef<'t>,
         name: &str,
@@ -844,10 +845,10 @@ impl<'t> State<'t> {
             let v = self.validate(fv, p)?;
             argv.push(v);
         }
-        let body = f.body.clone();
+
         let r = {
             let mut call = Call { st: self };
-            body(&mut call, argv)
+            (f.body)(&mut call, argv)
         };
         match r {
             Ok(v) => Ok(Rv::Val(v)),

@@ -50,8 +50,8 @@ pub(crate) fn is_builtin(name: &str) -> bool {
 }
 
 /// Go's builtin function `name`.
-pub(crate) fn builtin(name: &str) -> Option<Function> {
-    builtins().get(name).cloned()
+pub(crate) fn builtin(name: &str) -> Option<&'static Function> {
+    builtins().get(name)
 }
 
 /// The function map of a library (Go's builtins are looked up separately, after it, as Go
