@@ -507,6 +507,35 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, f: &Flags) {
     }
 }
 
+/// Go's `%#v`: a Go-syntax representation.
+fn go_syntax(v: &Value) -> String {
+    let elem = |x: &Value| match x {
+        Value::Nil => "interface {}(nil)".to_string(),
+        x => go_syntax(x),
+    };
+    match v {
+        Value::Nil => "<nil>".into(),
+        Value::String(s) => go_quote(s),
+        Value::List(l) => {
+            let parts: Vec<String> = l.iter().map(elem).collect();
+            format!("[]interface {{}}{{{}}}", parts.join(", "))
+        }
+        Value::Map(m) => {
+            let parts: Vec<String> = m
+                .read()
+                .iter()
+                .map(|(k, x)| format!("{}:{}", go_quote(k), elem(x)))
+                .collect();
+            format!("map[string]interface {{}}{{{}}}", parts.join(", "))
+        }
+        v => {
+            let mut s = String::new();
+            write_value(&mut s, v, false);
+            s
+        }
+    }
+}
+
 /// An element of a list or map: a nil interface prints `<nil>` whatever the verb.
 fn fmt_elem(out: &mut String, v: &Value, verb: char, f: &Flags) {
     if v.is_nil() {
@@ -606,6 +635,16 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             continue;
         };
         argi += 1;
+        if verb == 'v' {
+            // %+v and %#v are flags of the verb, not of the number.
+            f.plus = false;
+            if f.sharp {
+                f.sharp = false;
+                let s = go_syntax(arg);
+                pad(&mut out, &s, &f);
+                continue;
+            }
+        }
         fmt_one(&mut out, arg, verb, &f);
     }
     if argi < args.len() {

@@ -62,19 +62,7 @@ fn to_yaml(v: &Value) -> String {
 
 /// Helm's `toJson`: `json.Marshal`; "" when Go could not marshal (NaN, infinities).
 fn to_json(v: &Value) -> String {
-    if has_non_finite(v) {
-        return String::new();
-    }
-    crate::yaml::to_json(&v.to_json())
-}
-
-fn has_non_finite(v: &Value) -> bool {
-    match v {
-        Value::Float(f) => !f.is_finite(),
-        Value::List(l) => l.iter().any(has_non_finite),
-        Value::Map(m) => m.read().values().any(has_non_finite),
-        _ => false,
-    }
+    super::sprig::json_or_empty(v)
 }
 
 fn kind_word(v: &serde_json::Value) -> &'static str {

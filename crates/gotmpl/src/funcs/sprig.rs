@@ -19,8 +19,8 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
     };
     // --- strings -------------------------------------------------------------------------
     add("hello", "", |_, _| Ok(Value::str("Hello!")));
-    add("upper", "S", |_, a| Ok(Value::str(s(&a, 0).to_uppercase())));
-    add("lower", "S", |_, a| Ok(Value::str(s(&a, 0).to_lowercase())));
+    add("upper", "S", |_, a| Ok(Value::str(go_upper(s(&a, 0)))));
+    add("lower", "S", |_, a| Ok(Value::str(go_lower(s(&a, 0)))));
     add("title", "S", |_, a| Ok(Value::str(title(s(&a, 0)))));
     add("untitle", "S", |_, a| Ok(Value::str(untitle(s(&a, 0)))));
     add("trim", "S", |_, a| {
@@ -522,11 +522,12 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         }
         Ok(a[0].deep_copy())
     });
-    add("toJson", "A", |_, a| {
-        Ok(Value::str(crate::yaml::to_json(&a[0].to_json())))
-    });
+    add("toJson", "A", |_, a| Ok(Value::str(json_or_empty(&a[0]))));
     add("mustToJson", "A", |_, a| {
-        Ok(Value::str(crate::yaml::to_json(&a[0].to_json())))
+        if has_non_finite(&a[0]) {
+            return Err("json: unsupported value: NaN".into());
+        }
+        Ok(Value::str(json_or_empty(&a[0])))
     });
     add("toRawJson", "A", |_, a| Ok(Value::str(raw_json(&a[0]))));
     add("mustToRawJson", "A", |_, a| Ok(Value::str(raw_json(&a[0]))));
@@ -1392,7 +1393,54 @@ fn path_ext(p: &str) -> String {
     }
 }
 
+/// Whether Go's `json.Marshal` would refuse the value (NaN or infinite floats).
+pub(crate) fn has_non_finite(v: &Value) -> bool {
+    match v {
+        Value::Float(f) => !f.is_finite(),
+        Value::List(l) => l.iter().any(has_non_finite),
+        Value::Map(m) => m.read().values().any(has_non_finite),
+        _ => false,
+    }
+}
+
+/// `json.Marshal`, or "" when it fails (Sprig and Helm swallow the error).
+pub(crate) fn json_or_empty(v: &Value) -> String {
+    if has_non_finite(v) {
+        return String::new();
+    }
+    crate::yaml::to_json(&v.to_json())
+}
+
+/// Go's `strings.ToUpper`: a rune without a one-rune upper case stays as it is.
+fn go_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut u = c.to_uppercase();
+            match (u.next(), u.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Go's `strings.ToLower`, rune by rune.
+fn go_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut l = c.to_lowercase();
+            match (l.next(), l.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 fn raw_json(v: &Value) -> String {
+    if has_non_finite(v) {
+        return String::new();
+    }
     let s = crate::yaml::to_json(&v.to_json());
     s.replace("\\u003c", "<")
         .replace("\\u003e", ">")
@@ -1401,7 +1449,7 @@ fn raw_json(v: &Value) -> String {
 
 /// `json.MarshalIndent(v, "", "  ")`.
 fn pretty_json(v: &Value) -> String {
-    let compact = crate::yaml::to_json(&v.to_json());
+    let compact = json_or_empty(v);
     // Re-indent the compact form (strings are escaped, so structure characters outside
     // strings are unambiguous).
     let mut out = String::new();
