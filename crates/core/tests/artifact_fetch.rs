@@ -14,7 +14,8 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use driftless_core::artifact::{
-    Digest, FetchError, FetchOptions, Limits, UnpackError, fetch_and_unpack, pack_to_writer,
+    Digest, FetchError, FetchOptions, Limits, UnpackError, fetch_and_unpack, fetch_verified,
+    pack_to_writer,
 };
 
 /// What `/<name>` serves: the body, how many requests fail first, and with which status.
@@ -298,4 +299,31 @@ async fn a_healthy_server_takes_one_attempt_per_fetch() {
         assert!(out.path().join(name).join("kustomization.yaml").is_file());
     }
     assert_eq!(server.hits("a.tar.gz"), 2);
+}
+
+#[tokio::test]
+async fn fetch_verified_returns_the_checked_bytes_without_unpacking() {
+    let (bytes, digest) = artifact();
+    let (addr, _server) = start(HashMap::from([(
+        "chart.tgz".to_string(),
+        (bytes.clone(), 2, StatusCode::TOO_MANY_REQUESTS),
+    )]))
+    .await;
+    let url = format!("http://{addr}/chart.tgz");
+    let mut verified = fetch_verified(&reqwest::Client::new(), &url, &digest, &quick())
+        .await
+        .unwrap();
+    assert_eq!((verified.attempts, verified.size), (3, bytes.len() as u64));
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut verified.file, &mut body).unwrap();
+    assert_eq!(body, bytes);
+    let err = fetch_verified(
+        &reqwest::Client::new(),
+        &url,
+        &Digest::of_bytes(b"x"),
+        &quick(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, FetchError::DigestMismatch { .. }), "{err}");
 }

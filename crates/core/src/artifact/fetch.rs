@@ -119,17 +119,30 @@ pub enum FetchError {
     },
 }
 
-/// Downloads `url`, verifies it has digest `expected`, and unpacks it into `dest` (which must
-/// be missing or empty; see [`unpack`](super::unpack)).
+/// A downloaded file whose digest matched.
+#[derive(Debug)]
+pub struct Verified {
+    /// The body, in an anonymous temporary file (deleted when dropped), positioned at the start.
+    pub file: std::fs::File,
+    /// Its digest (equal to the expected one).
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Attempts it took.
+    pub attempts: u32,
+}
+
+/// Downloads `url` and verifies it has digest `expected`, without unpacking: for consumers that
+/// read the archive themselves (a Helm chart package, for instance).
 ///
-/// Transient failures are retried with exponential backoff up to `options.max_attempts`.
-pub async fn fetch_and_unpack(
+/// Transient failures are retried with exponential backoff up to `options.max_attempts`; the
+/// body is limited to `options.max_download_bytes`.
+pub async fn fetch_verified(
     client: &reqwest::Client,
     url: &str,
     expected: &Digest,
-    dest: &Path,
     options: &FetchOptions,
-) -> Result<Fetched, FetchError> {
+) -> Result<Verified, FetchError> {
     let max_attempts = options.max_attempts.max(1);
     let mut backoff = options.initial_backoff;
     let mut attempt = 0;
@@ -154,27 +167,49 @@ pub async fn fetch_and_unpack(
             actual,
         });
     }
-    let io_err = |source| FetchError::Io {
-        url: url.to_string(),
-        source,
-    };
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|source| FetchError::Io {
+            url: url.to_string(),
+            source,
+        })?;
+    Ok(Verified {
+        file,
+        digest: actual,
+        size,
+        attempts: attempt,
+    })
+}
+
+/// Downloads `url`, verifies it has digest `expected`, and unpacks it into `dest` (which must
+/// be missing or empty; see [`unpack`](super::unpack)). See [`fetch_verified`] for retries.
+pub async fn fetch_and_unpack(
+    client: &reqwest::Client,
+    url: &str,
+    expected: &Digest,
+    dest: &Path,
+    options: &FetchOptions,
+) -> Result<Fetched, FetchError> {
+    let verified = fetch_verified(client, url, expected, options).await?;
+    let file = verified.file;
     let dest_owned = dest.to_path_buf();
     let limits = options.limits;
     let unpacked = tokio::task::spawn_blocking(move || {
         unpack(std::io::BufReader::new(file), &dest_owned, &limits)
     })
     .await
-    .map_err(|join| io_err(std::io::Error::other(join)))?
+    .map_err(|join| FetchError::Io {
+        url: url.to_string(),
+        source: std::io::Error::other(join),
+    })?
     .map_err(|source| FetchError::Unpack {
         url: url.to_string(),
         dest: dest.to_path_buf(),
         source,
     })?;
     Ok(Fetched {
-        digest: actual,
-        size,
-        attempts: attempt,
+        digest: verified.digest,
+        size: verified.size,
+        attempts: verified.attempts,
         unpacked,
     })
 }

@@ -21,7 +21,7 @@ mod revision;
 mod unpack;
 
 pub use digest::{Digest, DigestError, DigestHasher};
-pub use fetch::{FetchError, FetchOptions, Fetched, fetch_and_unpack};
+pub use fetch::{FetchError, FetchOptions, Fetched, Verified, fetch_and_unpack, fetch_verified};
 pub use pack::{PackError, Packed, pack_dir, pack_to_writer};
 pub use revision::{Revision, RevisionError};
 pub use unpack::{Limits, UnpackError, Unpacked, unpack, unpack_file};
