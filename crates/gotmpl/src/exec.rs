@@ -2,6 +2,8 @@
 //! treatment of "no value" versus nil, the same argument conversions and error messages.
 
 use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 use crate::parse::{Arg, Branch, Command, Node, Number, Pipe, Tree};
@@ -67,8 +69,13 @@ enum Flow {
     Continue,
 }
 
+/// Templates `tpl` defined, looked up before the set's own (Helm's `tpl` parses into a clone
+/// of the set; an overlay gives the same lookups without copying the set).
+type Overlay = HashMap<String, Arc<Tree>>;
+
 pub(crate) struct State<'t> {
     set: &'t Templates,
+    overlay: Option<&'t Overlay>,
     tree: &'t Tree,
     out: String,
     vars: Vec<(&'t str, Rv)>,
@@ -100,7 +107,7 @@ impl Call<'_, '_> {
     /// Executes the named template with `data` and returns its output (Helm's `include`).
     pub fn include(&mut self, name: &str, data: Value) -> Result<String, Error> {
         let set = self.st.set;
-        let Some(tree) = set.trees.get(name) else {
+        let Some(tree) = self.st.find_tree(name) else {
             return Err(Error::new(
                 ErrorKind::NoSuchTemplate,
                 "",
@@ -116,6 +123,7 @@ impl Call<'_, '_> {
         let dot = to_dot(data);
         let mut child = State {
             set,
+            overlay: self.st.overlay,
             tree,
             out: String::new(),
             vars: vec![("$", dot.clone())],
@@ -130,9 +138,10 @@ impl Call<'_, '_> {
     /// Parses `src` as a template of a copy of this set and executes it with `data` (Helm's
     /// `tpl`): `define`s in `src` are visible only inside it.
     pub fn tpl(&mut self, src: &str, data: Value) -> Result<String, Error> {
-        let mut set = self.st.set.clone();
+        let set = self.st.set;
         let name = set.tpl_name.clone();
-        set.parse(&name, src).map_err(|e| {
+        let has = |f: &str| set.has_func(f);
+        let trees = crate::parse::parse(&name, src, &has).map_err(|e| {
             let msg = format!(
                 "cannot parse template {}: {}",
                 crate::format::go_quote(src),
@@ -140,13 +149,30 @@ impl Call<'_, '_> {
             );
             e.rewrap(msg)
         })?;
+        let mut overlay: Overlay = self.st.overlay.cloned().unwrap_or_default();
+        for t in trees {
+            let keep_old = crate::parse::is_empty_tree(&t.root)
+                && self
+                    .st
+                    .find_tree(&t.name)
+                    .is_some_and(|old| !crate::parse::is_empty_tree(&old.root));
+            if !keep_old {
+                overlay.insert(t.name.clone(), Arc::new(t));
+            }
+        }
         self.st.check_depth(&name)?;
-        let Some(tree) = set.trees.get(&name) else {
+        let overlay = &overlay;
+        let Some(tree) = overlay
+            .get(&name)
+            .map(|t| &**t)
+            .or_else(|| self.st.find_tree(&name))
+        else {
             return Ok(String::new());
         };
         let dot = to_dot(data);
         let mut child = State {
-            set: &set,
+            set,
+            overlay: Some(overlay),
             tree,
             out: String::new(),
             vars: vec![("$", dot.clone())],
@@ -199,6 +225,7 @@ pub(crate) fn execute(set: &Templates, name: &str, data: &Value) -> Result<Strin
     let dot = to_dot(data.clone());
     let mut st = State {
         set,
+        overlay: None,
         tree,
         out: String::new(),
         vars: vec![("$", dot.clone())],
@@ -226,6 +253,14 @@ impl<'t> State<'t> {
         // Deep template recursion grows the stack; grow it on the heap instead of overflowing.
         stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.walk(dot, root))?;
         Ok(())
+    }
+
+    fn find_tree(&self, name: &str) -> Option<&'t Tree> {
+        if let Some(t) = self.overlay.and_then(|o| o.get(name)) {
+            return Some(t);
+        }
+        let set: &'t Templates = self.set;
+        set.trees.get(name).map(|t| &**t)
     }
 
     fn check_depth(&self, _name: &str) -> R<()> {
@@ -334,7 +369,7 @@ impl<'t> State<'t> {
                 Node::Continue => return Ok(Flow::Continue),
                 Node::Template { pos, name, pipe } => {
                     self.at(NodeRef::Template(*pos, name, pipe.as_ref()));
-                    let Some(tree) = self.set.trees.get(name.as_str()) else {
+                    let Some(tree) = self.find_tree(name) else {
                         return Err(self.error(format!("template {name:?} not defined")));
                     };
                     if self.depth + 1 > self.set.limits.max_depth {
@@ -351,6 +386,7 @@ impl<'t> State<'t> {
                     };
                     let mut child = State {
                         set: self.set,
+                        overlay: self.overlay,
                         tree,
                         out: std::mem::take(&mut self.out),
                         vars: vec![("$", newdot.clone())],
