@@ -10,7 +10,9 @@
 //! - an optional `v` prefix, and partial versions coerced: `v1.2` is `1.2.0`, `1` is `1.0.0`;
 //! - pre-release (`-rc.1`) and build metadata (`+build.5`) per semver 2.0; numeric pre-release
 //!   identifiers may not have leading zeros; four numeric parts (`1.2.3.4`) are refused;
-//! - ordering is semver 2.0 precedence; build metadata is ignored by comparison and equality.
+//! - ordering is semver 2.0 precedence; build metadata is ignored by comparison and equality;
+//! - [`Version::parse_strict`] is Flux's rule for tags: complete versions only, optional `v`.
+//!   [`latest_matching`] uses it, as Flux's tag selection does.
 //!
 //! Constraints ([`Constraint::parse`], like `NewConstraint`):
 //! - `||` separates alternatives; within one, comparators are ANDed, separated by spaces or
@@ -110,6 +112,31 @@ impl Version {
             build: build.to_string(),
             original: input.to_string(),
         })
+    }
+
+    /// Parses a complete `major.minor.patch` version (optional pre-release and build metadata)
+    /// with an optional `v` prefix, refusing partial versions and leading zeros: the rule Flux
+    /// applies to tags (`fluxcd/pkg/version.ParseVersion`, i.e. Masterminds' `StrictNewVersion`
+    /// after dropping a `v`), so `v1.2.3` is a release tag but `1.2` or `v1` is not.
+    pub fn parse_strict(input: &str) -> Result<Version, Error> {
+        let version = Version::parse(input)?;
+        let unprefixed = input.strip_prefix('v').unwrap_or(input);
+        let core = unprefixed.split(['-', '+']).next().unwrap_or(unprefixed);
+        let parts: Vec<&str> = core.split('.').collect();
+        let reason = if parts.len() != 3 {
+            Some("a strict version needs major.minor.patch")
+        } else if parts.iter().any(|p| p.len() > 1 && p.starts_with('0')) {
+            Some("a numeric part starts with 0")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Error::InvalidVersion {
+                input: input.to_string(),
+                reason: reason.to_string(),
+            }),
+            None => Ok(version),
+        }
     }
 
     /// The major version.
@@ -529,16 +556,18 @@ impl FromStr for Constraint {
 /// Picks the highest version among `candidates` (tag names, chart versions) that satisfies the
 /// constraint, returning the candidate text and its parsed version.
 ///
-/// Candidates that are not versions are skipped, as Flux skips tags like `latest` or
-/// `release-2024`. When two candidates have equal precedence (`v1.2.0` and `1.2`), the one whose
-/// text sorts last wins, so the answer does not depend on the order the registry listed them.
+/// This is Flux's semver tag selection (GitRepository and OCIRepository `ref.semver`, ImagePolicy
+/// `semver.range`): candidates are parsed with [`Version::parse_strict`], so tags that are not
+/// complete versions (`latest`, `release-2024`, `1.2`, `v1`) are skipped, not coerced. When two
+/// candidates have equal precedence (`v1.2.0` and `1.2.0+build`), the one whose text sorts last
+/// wins, so the answer does not depend on the order the registry listed them.
 pub fn latest_matching<'a>(
     constraint: &Constraint,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<(&'a str, Version)> {
     let mut best: Option<(&'a str, Version)> = None;
     for candidate in candidates {
-        let Ok(version) = Version::parse(candidate) else {
+        let Ok(version) = Version::parse_strict(candidate) else {
             continue;
         };
         if !constraint.matches(&version) {

@@ -405,7 +405,12 @@ fn ordering_is_semver_precedence() {
 
 #[test]
 fn latest_matching_picks_the_highest_and_skips_non_versions() {
+    // `1.12` and `v1.13` would match `^1.0` if coerced, but Flux only considers complete
+    // versions as tags.
     let tags = [
+        "1.12",
+        "v1.13",
+        "01.14.0",
         "latest",
         "v1.0.0",
         "v1.2.0",
@@ -432,9 +437,27 @@ fn latest_matching_picks_the_highest_and_skips_non_versions() {
     assert!(latest_matching(&c, std::iter::empty()).is_none());
     // Equal precedence: the answer does not depend on listing order.
     let c = Constraint::parse("*").unwrap();
-    let forward = latest_matching(&c, ["v3.0.0", "3.0", "3.0.0+b"]).unwrap().0;
-    let backward = latest_matching(&c, ["3.0.0+b", "3.0", "v3.0.0"]).unwrap().0;
+    let forward = latest_matching(&c, ["v3.0.0", "3.0.0", "3.0.0+b"])
+        .unwrap()
+        .0;
+    let backward = latest_matching(&c, ["3.0.0+b", "3.0.0", "v3.0.0"])
+        .unwrap()
+        .0;
     assert_eq!(forward, backward);
+}
+
+#[test]
+fn strict_versions_are_complete_with_an_optional_v() {
+    for ok in ["1.2.3", "v1.2.3", "1.2.3-rc.1+b.01", "v0.0.0", "10.20.30"] {
+        let v = Version::parse_strict(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        assert_eq!(v.original(), ok);
+    }
+    for bad in [
+        "1.2", "v1", "1", "01.2.3", "1.02.3", "1.2.03", "vv1.2.3", "1.2.3.4", "1.2.3-01",
+    ] {
+        let err = Version::parse_strict(bad).expect_err(bad);
+        assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+    }
 }
 
 #[test]
