@@ -136,7 +136,8 @@ pub struct Verified {
 /// read the archive themselves (a Helm chart package, for instance).
 ///
 /// Transient failures are retried with exponential backoff up to `options.max_attempts`; the
-/// body is limited to `options.max_download_bytes`.
+/// body is limited to `options.max_download_bytes`. Request timeouts are the client's: build it
+/// with `reqwest::ClientBuilder::timeout` so a stalled server cannot hold a reconcile forever.
 pub async fn fetch_verified(
     client: &reqwest::Client,
     url: &str,
