@@ -607,7 +607,7 @@ impl<'t> State<'t> {
             Arg::Dot(_) => return Ok(dot.clone()),
             Arg::Nil(_) => return Err(self.error("nil is not a command".into())),
             Arg::Number(_, n) => self.ideal_constant(n)?,
-            Arg::String { val, .. } => Value::str(val),
+            Arg::String { val, .. } => Value::String(val.clone()),
             _ => Value::Nil,
         }))
     }
@@ -684,7 +684,7 @@ impl<'t> State<'t> {
             Arg::Chain { node, idents, .. } => self.eval_chain(dot, n, node, idents, &[], None),
             Arg::Bool(_, b) => Ok(Rv::Val(Value::Bool(*b))),
             Arg::Number(_, num) => Ok(Rv::Val(self.ideal_constant(num)?)),
-            Arg::String { val, .. } => Ok(Rv::Val(Value::str(val))),
+            Arg::String { val, .. } => Ok(Rv::Val(Value::String(val.clone()))),
         }
     }
 
@@ -943,7 +943,7 @@ impl<'t> State<'t> {
                 Ok(Value::Float(num.float.unwrap_or(0.0)))
             }
             (Param::Float, _) => Err(self.error(format!("expected float; found {n}"))),
-            (Param::String, Arg::String { val, .. }) => Ok(Value::str(val)),
+            (Param::String, Arg::String { val, .. }) => Ok(Value::String(val.clone())),
             (Param::String, _) => Err(self.error(format!("expected string; found {n}"))),
             (Param::Map | Param::List, _) => {
                 Err(self.error(format!("can't handle {n} for arg of type {}", go_type(p))))

@@ -672,7 +672,7 @@ pub(crate) enum Arg {
     String {
         pos: usize,
         raw: String,
-        val: String,
+        val: Arc<str>,
     },
     Ident(usize, String),
     Pipe(usize, Box<Pipe>),
@@ -1361,7 +1361,11 @@ impl Parser<'_> {
                 let p = self.pipeline("parenthesized pipeline", Tok::RParen, self.peek().pos)?;
                 Arg::Pipe(pos, Box::new(p))
             }
-            Tok::Str { raw, val } => Arg::String { pos, raw, val },
+            Tok::Str { raw, val } => Arg::String {
+                pos,
+                raw,
+                val: Arc::from(val),
+            },
             Tok::Error(_) => return Err(self.unexpected(&t, "operand")),
             _ => {
                 self.backup();
