@@ -93,6 +93,9 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
             &[FieldSpec::new(None, "metadata/labels", true)],
         );
     }
+    for r in &mut acc.resources {
+        r.drop_empty_annotations();
+    }
     sort::sort(&mut acc.resources, kust.doc.get("sortOptions"), &kust.file)?;
     Ok(acc.resources)
 }

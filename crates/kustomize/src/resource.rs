@@ -117,6 +117,15 @@ impl Resource {
         }
     }
 
+    /// kustomize removes an empty `metadata.annotations` map (it keeps empty labels).
+    pub(crate) fn drop_empty_annotations(&mut self) {
+        if let Some(Value::Map(meta)) = self.obj.get_mut("metadata")
+            && matches!(meta.get("annotations"), Some(Value::Map(m)) if m.is_empty())
+        {
+            meta.remove("annotations");
+        }
+    }
+
     fn remember(&mut self) {
         let cur = (self.name().to_string(), self.namespace().to_string());
         if self.history.last() != Some(&cur) {

@@ -1,8 +1,8 @@
 //! Strategic merge patch, client side.
 //!
-//! Lists of objects merge by a key: the Kubernetes OpenAPI merge key for built-in kinds (the
-//! table below), and for other kinds the first of kustomize's associative keys every element
-//! carries (`name`, `mountPath`, …). Lists without a key are replaced. Directives:
+//! Lists of objects in built-in kinds merge by the Kubernetes OpenAPI merge key (the table
+//! below); other lists are replaced. Custom kinds have no schema here, so — as in kustomize —
+//! their lists are replaced wholesale, verbatim, while map directives still apply. Directives:
 //! `$patch: delete|replace|merge` on maps and list elements. kustomize v5.5 does not act on
 //! `$retainKeys` or `$setElementOrder/…`: it copies them into the output as ordinary fields,
 //! and so do we (the conformance suite pins this).
@@ -21,49 +21,8 @@
 
 use crate::value::{Map, Value};
 
-/// kustomize's fallback keys for lists whose schema is unknown, in preference order.
-const ASSOCIATIVE_KEYS: &[&str] = &[
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
-
-/// Fields whose lists are atomic in the Kubernetes schema (replaced, never merged).
-const ATOMIC_LISTS: &[&str] = &[
-    "tolerations",
-    "args",
-    "command",
-    "envFrom",
-    "rules",
-    "subjects",
-    "items",
-    "accessModes",
-    "finalizers",
-    "volumeClaimTemplates",
-    "sources",
-    "paths",
-    "tls",
-    "hosts",
-    "egress",
-    "ingress",
-    "policyTypes",
-    "from",
-    "to",
-    "values",
-    "matchExpressions",
-];
-
-fn merge_key(
-    field: &str,
-    parent_path: &[String],
-    known_kind: bool,
-    kind: &str,
-) -> Option<&'static str> {
-    let key = match field {
+fn merge_key(field: &str, parent_path: &[String], kind: &str) -> Option<&'static str> {
+    match field {
         "containers"
         | "initContainers"
         | "ephemeralContainers"
@@ -87,11 +46,7 @@ fn merge_key(
         "conditions" => Some("type"),
         "ownerReferences" => Some("uid"),
         _ => None,
-    };
-    if key.is_some() || known_kind {
-        return key;
     }
-    None
 }
 
 /// Patch context: the kind being patched decides whether the built-in schema applies.
@@ -205,6 +160,11 @@ impl Patcher {
                 .collect();
             return;
         }
+        // Without a schema (custom kinds) kustomize replaces lists wholesale, verbatim.
+        if !self.known_kind {
+            *target = patch.to_vec();
+            return;
+        }
         let all_maps = patch
             .iter()
             .chain(target.iter())
@@ -213,17 +173,7 @@ impl Patcher {
             *target = strip_list(patch);
             return;
         }
-        let key = match merge_key(field, path, self.known_kind, &self.kind) {
-            Some(k) => Some(k),
-            None if self.known_kind || ATOMIC_LISTS.contains(&field) => None,
-            None => ASSOCIATIVE_KEYS.iter().copied().find(|k| {
-                patch
-                    .iter()
-                    .chain(target.iter())
-                    .all(|v| v.get(k).is_some())
-            }),
-        };
-        let Some(key) = key else {
+        let Some(key) = merge_key(field, path, &self.kind) else {
             *target = strip_list(patch);
             return;
         };

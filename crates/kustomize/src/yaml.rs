@@ -139,6 +139,9 @@ pub fn format_float(f: f64) -> String {
         } else {
             "-.inf".into()
         }
+    } else if f.fract() == 0.0 && f.abs() < 1e21 {
+        // kustomize's objects pass through JSON numbers: an integral float prints as an integer.
+        format!("{}", f as i64)
     } else {
         format!("{f:?}")
     }
@@ -410,9 +413,15 @@ mod tests {
 
     #[test]
     fn nested_structures_round_trip() {
-        let text = "a:\n  b:\n  - c: 1\n    d: [1, 2]\n  - []\n  - {}\n  e: 1.0\nf: ~\ng: false\n";
+        let text = "a:\n  b:\n  - c: 1\n    d: [1, 2]\n  - []\n  - {}\n  e: 1.5\nf: ~\ng: false\n";
         let v = parse_one(text).unwrap_or_default();
         roundtrip(&v);
+    }
+
+    #[test]
+    fn integral_floats_print_as_integers_like_kustomize() {
+        let v = parse_one("a: 1e3\nb: 0.5\nc: 0644\n").unwrap_or_default();
+        assert_eq!(to_string(&v), "a: 1000\nb: 0.5\nc: 420\n");
     }
 
     #[test]
