@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fieldspec::FieldSpec;
+use crate::fieldspec::{CustomConfig, FieldSpec};
 use crate::generators;
 use crate::loader::{Loader, looks_remote};
 use crate::patch::{self, PatchBody};
 use crate::replacements;
-use crate::resource::Resource;
+use crate::resource::{Origin, Resource};
 use crate::select::Selector;
 use crate::sort;
 use crate::transform::{self, ImageRule};
@@ -75,12 +75,13 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
     let mut b = Builder {
         options,
         stack: Vec::new(),
+        config: CustomConfig::default(),
     };
     let mut acc = Acc::default();
     let kust = b.accumulate(&root, &mut acc, false)?;
     transform::add_hashes(&mut acc.resources);
-    transform::fix_name_references(&mut acc.resources);
-    vars::resolve(&mut acc.resources, &acc.vars)?;
+    transform::fix_name_references(&mut acc.resources, &b.config.name_refs);
+    vars::resolve(&mut acc.resources, &acc.vars, &b.config.var_refs)?;
     if let Some(Value::Seq(meta)) = kust.doc.get("buildMetadata")
         && meta.iter().any(|m| m.as_str() == Some("managedByLabel"))
     {
@@ -92,6 +93,13 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
             &pairs,
             &[FieldSpec::new(None, "metadata/labels", true)],
         );
+    }
+    if let Some(Value::Seq(meta)) = kust.doc.get("buildMetadata")
+        && meta.iter().any(|m| m.as_str() == Some("originAnnotations"))
+    {
+        for r in &mut acc.resources {
+            add_origin_annotation(r, &root);
+        }
     }
     for r in &mut acc.resources {
         r.drop_empty_annotations();
@@ -116,6 +124,40 @@ struct Builder<'o> {
     options: &'o BuildOptions,
     /// Kustomization directories being built, outermost first (cycle detection).
     stack: Vec<PathBuf>,
+    /// Field specs added by `configurations:` anywhere in the build.
+    config: CustomConfig,
+}
+
+/// Relative path from directory `from` to `to` (both canonical), `/`-separated.
+fn relative(from: &Path, to: &Path) -> String {
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+    parts.extend(
+        b[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+fn add_origin_annotation(r: &mut Resource, root: &Path) {
+    let text = match &r.origin {
+        Some(Origin::File(path)) => format!("path: {}\n", relative(root, path)),
+        Some(Origin::Generator {
+            kustomization,
+            kind,
+        }) => format!(
+            "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+            relative(root, kustomization)
+        ),
+        None => return,
+    };
+    let meta = r.metadata_mut();
+    if let Value::Map(ann) = meta.entry_or("annotations", Value::new_map) {
+        ann.insert("config.kubernetes.io/origin", Value::String(text));
+    }
 }
 
 fn find_kustomization_file(dir: &Path) -> Option<PathBuf> {
@@ -295,7 +337,19 @@ impl Builder<'_> {
             loader.read_bytes(p)?;
         }
         for f in str_list(&k, "configurations")? {
-            loader.read_bytes(&f)?;
+            let text = loader.read_string(&f)?;
+            let path = loader.root().join(&f);
+            for doc in crate::yaml::parse_documents(&text).map_err(|message| Error::Yaml {
+                path: path.clone(),
+                message,
+            })? {
+                self.config
+                    .add(&doc)
+                    .map_err(|message| Error::Kustomization {
+                        path: path.clone(),
+                        message,
+                    })?;
+            }
         }
         for field in ["generators", "transformers", "validators", "helmCharts"] {
             if !seq(&k, field)?.is_empty() {
@@ -314,6 +368,14 @@ impl Builder<'_> {
         ] {
             for entry in seq(&k, field)? {
                 let mut r = generators::generate(&loader, gkind, entry, global_opts, &k.file)?;
+                r.origin = Some(Origin::Generator {
+                    kustomization: k.file.clone(),
+                    kind: if gkind == "Secret" {
+                        "SecretGenerator"
+                    } else {
+                        "ConfigMapGenerator"
+                    },
+                });
                 self.absorb_generated(&ctx, acc, &mut r)?;
             }
         }
@@ -380,16 +442,20 @@ impl Builder<'_> {
         }
         let common = string_map(&k, k.doc.get("commonLabels"), "commonLabels")?;
         if !common.is_empty() {
-            transform::labels(&mut acc.resources, &common, true, true, Vec::new());
+            let extra = self.config.common_labels.clone();
+            transform::labels(&mut acc.resources, &common, true, true, extra);
         }
         for l in seq(&k, "labels")? {
             let pairs = string_map(&k, l.get("pairs"), "labels.pairs")?;
             let flag = |f: &str| matches!(l.get(f), Some(Value::Bool(true)));
-            let extra = l
+            let mut extra: Vec<FieldSpec> = l
                 .get("fields")
                 .and_then(Value::as_seq)
                 .map(|s| s.iter().filter_map(FieldSpec::from_value).collect())
                 .unwrap_or_default();
+            if flag("includeSelectors") {
+                extra.extend(self.config.common_labels.iter().cloned());
+            }
             transform::labels(
                 &mut acc.resources,
                 &pairs,
@@ -400,7 +466,11 @@ impl Builder<'_> {
         }
         let annotations = string_map(&k, k.doc.get("commonAnnotations"), "commonAnnotations")?;
         if !annotations.is_empty() {
-            transform::annotations(&mut acc.resources, &annotations);
+            transform::annotations(
+                &mut acc.resources,
+                &annotations,
+                &self.config.common_annotations,
+            );
         }
         for p in seq(&k, "patchesJson6902")? {
             let text = match (p.get_str(&["path"]), p.get_str(&["patch"])) {
@@ -453,7 +523,7 @@ impl Builder<'_> {
             }
         }
         if !rules.is_empty() {
-            transform::images(&mut acc.resources, &rules);
+            transform::images(&mut acc.resources, &rules, &self.config.images);
         }
         for r in seq(&k, "replacements")? {
             let spec = match r.get_str(&["path"]) {
@@ -522,7 +592,9 @@ impl Builder<'_> {
         })?;
         for doc in docs {
             for obj in expand_list(&real, doc)? {
-                append(&k.file, acc, Resource::new(obj))?;
+                let mut r = Resource::new(obj);
+                r.origin = Some(Origin::File(real.clone()));
+                append(&k.file, acc, r)?;
             }
         }
         Ok(())

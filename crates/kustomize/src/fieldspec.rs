@@ -245,10 +245,10 @@ pub const POD_SPEC_ROOTS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct NameRef {
     /// Kind (and group) of the referenced object.
-    pub ref_kind: &'static str,
-    pub ref_group: &'static str,
+    pub ref_kind: String,
+    pub ref_group: String,
     /// Kind of the referring object (None: any kind).
-    pub kind: Option<&'static str>,
+    pub kind: Option<String>,
     pub path: String,
 }
 
@@ -256,9 +256,9 @@ fn pod_refs(out: &mut Vec<NameRef>, ref_kind: &'static str, rel: &[&str]) {
     for (kind, root) in POD_SPEC_ROOTS {
         for r in rel {
             out.push(NameRef {
-                ref_kind,
-                ref_group: "",
-                kind: Some(kind),
+                ref_kind: ref_kind.to_string(),
+                ref_group: String::new(),
+                kind: Some(kind.to_string()),
                 path: format!("{root}/{r}"),
             });
         }
@@ -272,10 +272,14 @@ fn kind_refs(
     list: &[(&'static str, &str)],
 ) {
     for (kind, path) in list {
-        let kind = if kind.is_empty() { None } else { Some(*kind) };
+        let kind = if kind.is_empty() {
+            None
+        } else {
+            Some(kind.to_string())
+        };
         out.push(NameRef {
-            ref_kind,
-            ref_group,
+            ref_kind: ref_kind.to_string(),
+            ref_group: ref_group.to_string(),
             kind,
             path: path.to_string(),
         });
@@ -418,11 +422,65 @@ pub fn name_references() -> Vec<NameRef> {
     );
     for kind in ["Deployment", "ReplicaSet", "StatefulSet"] {
         out.push(NameRef {
-            ref_kind: kind,
-            ref_group: "apps",
-            kind: Some("HorizontalPodAutoscaler"),
+            ref_kind: kind.to_string(),
+            ref_group: "apps".to_string(),
+            kind: Some("HorizontalPodAutoscaler".to_string()),
             path: "spec/scaleTargetRef/name".to_string(),
         });
     }
     out
+}
+
+/// Field specs a kustomization adds through `configurations:` files (kustomize's
+/// transformer configurations), typically to teach the transformers about custom kinds.
+#[derive(Debug, Clone, Default)]
+pub struct CustomConfig {
+    pub name_refs: Vec<NameRef>,
+    pub common_labels: Vec<FieldSpec>,
+    pub common_annotations: Vec<FieldSpec>,
+    pub images: Vec<FieldSpec>,
+    pub var_refs: Vec<FieldSpec>,
+}
+
+impl CustomConfig {
+    /// Merges one configuration document in; unknown sections are an error.
+    pub fn add(&mut self, doc: &Value) -> Result<(), String> {
+        let Value::Map(m) = doc else {
+            return Err("a transformer configuration must be a map".into());
+        };
+        let specs = |v: &Value| -> Vec<FieldSpec> {
+            v.as_seq()
+                .map(|s| s.iter().filter_map(FieldSpec::from_value).collect())
+                .unwrap_or_default()
+        };
+        for (key, v) in m.iter() {
+            match key.as_str() {
+                "nameReference" => {
+                    for entry in v.as_seq().into_iter().flatten() {
+                        let ref_kind = entry.get_str(&["kind"]).unwrap_or_default().to_string();
+                        let ref_group = entry.get_str(&["group"]).unwrap_or_default().to_string();
+                        for fs in entry.get("fieldSpecs").map(specs).unwrap_or_default() {
+                            self.name_refs.push(NameRef {
+                                ref_kind: ref_kind.clone(),
+                                ref_group: ref_group.clone(),
+                                kind: fs.kind.clone(),
+                                path: fs.path.clone(),
+                            });
+                        }
+                    }
+                }
+                "commonLabels" => self.common_labels.extend(specs(v)),
+                "commonAnnotations" => self.common_annotations.extend(specs(v)),
+                "images" => self.images.extend(specs(v)),
+                "varReference" => self.var_refs.extend(specs(v)),
+                "namePrefix" | "nameSuffix" | "namespace" | "templateLabels" | "replicas" => {}
+                other => {
+                    return Err(format!(
+                        "unknown transformer configuration section '{other}'"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -13,6 +13,18 @@ pub struct Resource {
     pub(crate) needs_hash: bool,
     /// Generator behavior (create/merge/replace) while the generator's output is merged.
     pub(crate) behavior: Option<String>,
+    /// Where the object came from, for `buildMetadata: [originAnnotations]`.
+    pub(crate) origin: Option<Origin>,
+}
+
+/// The file an object was read from, or the kustomization whose generator made it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Origin {
+    File(std::path::PathBuf),
+    Generator {
+        kustomization: std::path::PathBuf,
+        kind: &'static str,
+    },
 }
 
 /// Kinds the namespace transformer leaves alone (cluster-scoped built-in types).
@@ -57,6 +69,7 @@ impl Resource {
             history: Vec::new(),
             needs_hash: false,
             behavior: None,
+            origin: None,
         }
     }
 

@@ -83,8 +83,10 @@ pub fn labels(
     set_map_fields(resources, pairs, &specs);
 }
 
-pub fn annotations(resources: &mut [Resource], pairs: &Map) {
-    set_map_fields(resources, pairs, &fieldspec::common_annotations());
+pub fn annotations(resources: &mut [Resource], pairs: &Map, extra: &[FieldSpec]) {
+    let mut specs = fieldspec::common_annotations();
+    specs.extend(extra.iter().cloned());
+    set_map_fields(resources, pairs, &specs);
 }
 
 /// One `images:` entry.
@@ -136,7 +138,19 @@ impl ImageRule {
 }
 
 /// Rewrites `image` of every container and init container, wherever in the object they are.
-pub fn images(resources: &mut [Resource], rules: &[ImageRule]) {
+pub fn images(resources: &mut [Resource], rules: &[ImageRule], extra: &[FieldSpec]) {
+    for r in resources.iter_mut() {
+        let applicable: Vec<&FieldSpec> = extra.iter().filter(|s| s.applies_to(r)).collect();
+        for spec in applicable {
+            visit(&mut r.obj, &spec.path, false, &mut |node| {
+                if let Value::String(img) = node
+                    && let Some(new) = rules.iter().find_map(|rule| rule.rewrite(img))
+                {
+                    *img = new;
+                }
+            });
+        }
+    }
     fn walk(v: &mut Value, rules: &[ImageRule]) {
         match v {
             Value::Map(m) => {
@@ -197,8 +211,9 @@ pub fn add_hashes(resources: &mut [Resource]) {
 }
 
 /// Rewrites every name reference to an object that was renamed (prefix, suffix, hash).
-pub fn fix_name_references(resources: &mut [Resource]) {
-    let refs = fieldspec::name_references();
+pub fn fix_name_references(resources: &mut [Resource], extra: &[fieldspec::NameRef]) {
+    let mut refs = fieldspec::name_references();
+    refs.extend(extra.iter().cloned());
     // Snapshot of who is who, so references resolve against a stable view.
     let snapshot: Vec<Resource> = resources.to_vec();
     for r in resources.iter_mut() {
@@ -208,7 +223,7 @@ pub fn fix_name_references(resources: &mut [Resource]) {
         let referrer_cluster = r.is_cluster_scoped();
         for nr in refs
             .iter()
-            .filter(|nr| nr.kind.is_none_or(|k| k == referrer_kind))
+            .filter(|nr| nr.kind.as_ref().is_none_or(|k| *k == referrer_kind))
         {
             let (parent, field) = match nr.path.rsplit_once('/') {
                 Some((p, f)) => (p, f),

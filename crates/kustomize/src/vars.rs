@@ -31,23 +31,27 @@ impl Var {
     }
 }
 
-fn var_fields() -> Vec<(Option<&'static str>, String)> {
+fn var_fields() -> Vec<(Option<String>, String)> {
     let mut out = Vec::new();
     for (kind, root) in POD_SPEC_ROOTS {
         for c in ["containers", "initContainers"] {
             for f in ["command", "args", "env/value"] {
-                out.push((Some(*kind), format!("{root}/{c}/{f}")));
+                out.push((Some(kind.to_string()), format!("{root}/{c}/{f}")));
             }
         }
     }
-    out.push((Some("Ingress"), "spec/rules/host".into()));
-    out.push((Some("Ingress"), "spec/tls/hosts".into()));
-    out.push((Some("Ingress"), "spec/tls/secretName".into()));
+    for path in ["spec/rules/host", "spec/tls/hosts", "spec/tls/secretName"] {
+        out.push((Some("Ingress".to_string()), path.to_string()));
+    }
     out.push((None, "metadata/annotations".into()));
     out
 }
 
-pub fn resolve(resources: &mut [Resource], vars: &[Var]) -> Result<()> {
+pub fn resolve(
+    resources: &mut [Resource],
+    vars: &[Var],
+    extra: &[crate::fieldspec::FieldSpec],
+) -> Result<()> {
     if vars.is_empty() {
         return Ok(());
     }
@@ -84,11 +88,12 @@ pub fn resolve(resources: &mut [Resource], vars: &[Var]) -> Result<()> {
             })?;
         values.push((format!("$({})", v.name), value));
     }
-    let fields = var_fields();
+    let mut fields = var_fields();
+    fields.extend(extra.iter().map(|fs| (fs.kind.clone(), fs.path.clone())));
     for r in resources.iter_mut() {
         let kind = r.kind().to_string();
         for (k, path) in &fields {
-            if k.is_some_and(|k| k != kind) {
+            if k.as_ref().is_some_and(|k| *k != kind) {
                 continue;
             }
             visit(&mut r.obj, path, false, &mut |node| {
