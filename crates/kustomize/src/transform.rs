@@ -143,10 +143,12 @@ pub fn images(resources: &mut [Resource], rules: &[ImageRule], extra: &[FieldSpe
         let applicable: Vec<&FieldSpec> = extra.iter().filter(|s| s.applies_to(r)).collect();
         for spec in applicable {
             visit(&mut r.obj, &spec.path, false, &mut |node| {
-                if let Value::String(img) = node
-                    && let Some(new) = rules.iter().find_map(|rule| rule.rewrite(img))
-                {
-                    *img = new;
+                if let Value::String(img) = node {
+                    for rule in rules {
+                        if let Some(new) = rule.rewrite(img) {
+                            *img = new;
+                        }
+                    }
                 }
             });
         }
@@ -160,10 +162,11 @@ pub fn images(resources: &mut [Resource], rules: &[ImageRule], extra: &[FieldSpe
                     {
                         for c in items.iter_mut() {
                             if let Some(Value::String(img)) = c.get_mut("image") {
+                                // Rules apply in order, each to the result of the previous
+                                // one, as kustomize runs one image transformer per entry.
                                 for rule in rules {
                                     if let Some(new) = rule.rewrite(img) {
                                         *img = new;
-                                        break;
                                     }
                                 }
                             }
