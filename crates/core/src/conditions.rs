@@ -218,46 +218,16 @@ pub fn new(
     }
 }
 
-/// Sets `type_` to True.
-pub fn mark_true(
+/// Sets `type_` to `status` with a reason and message, computed for `generation`.
+pub fn mark(
     conditions: &mut Vec<Condition>,
     type_: &str,
+    status: Status,
     reason: &str,
     message: impl Into<String>,
     generation: Option<i64>,
 ) -> bool {
-    set(
-        conditions,
-        new(type_, Status::True, reason, message, generation),
-    )
-}
-
-/// Sets `type_` to False.
-pub fn mark_false(
-    conditions: &mut Vec<Condition>,
-    type_: &str,
-    reason: &str,
-    message: impl Into<String>,
-    generation: Option<i64>,
-) -> bool {
-    set(
-        conditions,
-        new(type_, Status::False, reason, message, generation),
-    )
-}
-
-/// Sets `type_` to Unknown.
-pub fn mark_unknown(
-    conditions: &mut Vec<Condition>,
-    type_: &str,
-    reason: &str,
-    message: impl Into<String>,
-    generation: Option<i64>,
-) -> bool {
-    set(
-        conditions,
-        new(type_, Status::Unknown, reason, message, generation),
-    )
+    set(conditions, new(type_, status, reason, message, generation))
 }
 
 /// `Reconciling=True` (work started on this generation); clears `Stalled`.
@@ -268,7 +238,14 @@ pub fn mark_reconciling(
     generation: Option<i64>,
 ) -> bool {
     let removed = remove(conditions, types::STALLED);
-    mark_true(conditions, types::RECONCILING, reason, message, generation) || removed
+    mark(
+        conditions,
+        types::RECONCILING,
+        Status::True,
+        reason,
+        message,
+        generation,
+    ) || removed
 }
 
 /// `Stalled=True` (no progress without a user change); clears `Reconciling`.
@@ -279,7 +256,14 @@ pub fn mark_stalled(
     generation: Option<i64>,
 ) -> bool {
     let removed = remove(conditions, types::RECONCILING);
-    mark_true(conditions, types::STALLED, reason, message, generation) || removed
+    mark(
+        conditions,
+        types::STALLED,
+        Status::True,
+        reason,
+        message,
+        generation,
+    ) || removed
 }
 
 /// The end of a successful reconcile: `Ready=True`, `Reconciling` and `Stalled` removed.
@@ -291,7 +275,15 @@ pub fn mark_ready(
 ) -> bool {
     let a = remove(conditions, types::RECONCILING);
     let b = remove(conditions, types::STALLED);
-    mark_true(conditions, types::READY, reason, message, generation) || a || b
+    mark(
+        conditions,
+        types::READY,
+        Status::True,
+        reason,
+        message,
+        generation,
+    ) || a
+        || b
 }
 
 /// The end of a failed reconcile that will be retried: `Ready=False` with the reason, and an
@@ -303,17 +295,19 @@ pub fn mark_failed(
     generation: Option<i64>,
 ) -> bool {
     let message = message.into();
-    let mut changed = mark_false(
+    let mut changed = mark(
         conditions,
         types::READY,
+        Status::False,
         reason,
         message.clone(),
         generation,
     );
     if is_reconciling(conditions) {
-        changed |= mark_true(
+        changed |= mark(
             conditions,
             types::RECONCILING,
+            Status::True,
             reasons::PROGRESSING_WITH_RETRY,
             message,
             generation,
@@ -395,9 +389,10 @@ mod tests {
     fn ready_removes_reconciling_and_stalled_and_records_generation() {
         let mut c = Vec::new();
         mark_reconciling(&mut c, reasons::PROGRESSING, "working", Some(4));
-        mark_false(
+        mark(
             &mut c,
             types::READY,
+            Status::False,
             reasons::PROGRESSING,
             "working",
             Some(4),
@@ -441,16 +436,31 @@ mod tests {
     #[test]
     fn ready_comes_first_then_types_in_order() {
         let mut c = Vec::new();
-        mark_true(&mut c, types::SOURCE_VERIFIED, reasons::SUCCEEDED, "", None);
-        mark_true(
+        mark(
+            &mut c,
+            types::SOURCE_VERIFIED,
+            Status::True,
+            reasons::SUCCEEDED,
+            "",
+            None,
+        );
+        mark(
             &mut c,
             types::ARTIFACT_IN_STORAGE,
+            Status::True,
             reasons::SUCCEEDED,
             "",
             None,
         );
         mark_reconciling(&mut c, reasons::PROGRESSING, "", None);
-        mark_false(&mut c, types::READY, reasons::PROGRESSING, "", None);
+        mark(
+            &mut c,
+            types::READY,
+            Status::False,
+            reasons::PROGRESSING,
+            "",
+            None,
+        );
         let order: Vec<&str> = c.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(
             order,
@@ -468,9 +478,10 @@ mod tests {
     #[test]
     fn unknown_is_a_status_of_its_own() {
         let mut c = Vec::new();
-        mark_unknown(
+        mark(
             &mut c,
             types::READY,
+            Status::Unknown,
             reasons::PROGRESSING,
             "reconciliation in progress",
             Some(1),

@@ -221,9 +221,10 @@ mod tests {
     fn text_output_has_flux_names_and_labels() {
         let m = Metrics::new();
         let mut conds = Vec::new();
-        conditions::mark_false(
+        conditions::mark(
             &mut conds,
             types::READY,
+            conditions::Status::False,
             reasons::BUILD_FAILED,
             "bad",
             Some(1),

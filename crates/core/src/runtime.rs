@@ -166,8 +166,19 @@ impl RunOptions {
     }
 }
 
-/// Runs a controller process: client from kubeconfig or in-cluster config, signal handling,
-/// then [`run_with`].
+/// Selects rustls' `ring` crypto provider for the process (what kube is built with).
+///
+/// The workspace links two providers (kube uses ring, reqwest aws-lc-rs), and rustls then
+/// refuses to guess: the first TLS connection panics unless a provider was installed. [`run`]
+/// calls this; tests and tools that build a `kube::Client` themselves call it first. Calling it
+/// again is harmless.
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Runs a controller process: crypto provider, client from kubeconfig or in-cluster config,
+/// signal handling, then [`run_with`].
 pub async fn run<F, Fut, E>(
     name: &str,
     args: &Args,
@@ -179,6 +190,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    install_crypto_provider();
     let client = Client::try_default().await.map_err(RunError::Client)?;
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals().map_err(RunError::Signals)?;

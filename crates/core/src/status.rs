@@ -29,8 +29,9 @@ use std::{
     hash::{Hash, Hasher},
 };
 
-/// The annotation whose new value requests a reconcile (Flux's `meta.ReconcileRequestAnnotation`).
-pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+/// The annotation whose new value requests a reconcile (Flux's `meta.ReconcileRequestAnnotation`);
+/// part of the API contract, so it lives in the API crate.
+pub use driftless_api::common::RECONCILE_REQUEST_ANNOTATION;
 
 /// The token of the last reconcile request on `obj`, if any.
 pub fn reconcile_request<K: Resource>(obj: &K) -> Option<&str> {
