@@ -275,7 +275,9 @@ pub enum FlagError {
 
 /// Builds the clap command of `A` with this controller's defaults applied.
 fn command_with<A: CommandFactory>(defaults: &ControllerDefaults) -> clap::Command {
-    let mut cmd = A::command();
+    // Go's pflag lets a later flag override an earlier one (`--concurrent=2 --concurrent=8`
+    // means 8); Deployments that append flags rely on it.
+    let mut cmd = A::command().args_override_self(true);
     let has = |cmd: &clap::Command, id: &str| cmd.get_arguments().any(|a| a.get_id() == id);
     if has(&cmd, "concurrent") {
         // clap keeps defaults as `&'static str`; this runs once per process.
@@ -443,6 +445,19 @@ mod tests {
             Duration::from_secs(120)
         );
         assert_eq!(cli.storage.artifact_retention_records, 5);
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_the_last_value_like_pflag() {
+        let cli = parse_cli(&[
+            "--concurrent=2",
+            "--concurrent=8",
+            "--log-level=debug",
+            "--log-level=error",
+        ])
+        .expect("repeated flags parse");
+        assert_eq!(cli.common.concurrent, 8);
+        assert_eq!(cli.common.log.log_level, LogLevel::Error);
     }
 
     #[test]
