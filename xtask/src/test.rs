@@ -8,8 +8,8 @@ use driftless_e2e::cluster::{self, Layout};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Extra arguments passed to `cargo test` (after `--workspace`); put test-binary
-    /// arguments after `--`, e.g. `cargo xtask test -- --nocapture`.
+    /// Extra arguments passed to `cargo test` (`-p <crate>` replaces `--workspace`); put
+    /// test-binary arguments after `--`, e.g. `cargo xtask test -p driftless-e2e -- --nocapture`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub cargo_args: Vec<String>,
 }
@@ -34,10 +34,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let (cargo_args, test_args) = split_args(&args.cargo_args);
     let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.args(["test", "--workspace"])
-        .args(cargo_args)
-        .arg("--")
-        .args(test_args);
+    cmd.arg("test");
+    // `cargo xtask test -p driftless-e2e` narrows the run; otherwise every crate is tested.
+    if !cargo_args
+        .iter()
+        .any(|a| a == "-p" || a.starts_with("--package"))
+    {
+        cmd.arg("--workspace");
+    }
+    cmd.args(cargo_args).arg("--").args(test_args);
     if !test_args.iter().any(|a| a.starts_with("--test-threads")) {
         cmd.arg(format!("--test-threads={TEST_THREADS}"));
     }
