@@ -97,7 +97,9 @@ impl Chart {
         let mut out = Vec::new();
         for f in &self.files {
             if f.name.starts_with("crds/")
-                && (f.name.ends_with(".yaml") || f.name.ends_with(".yml") || f.name.ends_with(".json"))
+                && (f.name.ends_with(".yaml")
+                    || f.name.ends_with(".yml")
+                    || f.name.ends_with(".json"))
             {
                 out.push((format!("{full_path}/{}", f.name), f));
             }
@@ -214,7 +216,10 @@ fn list<'a>(v: &'a Value, what: &str) -> Result<&'a [Value], String> {
 }
 
 fn string_list(v: &Value, what: &str) -> Result<Vec<String>, String> {
-    list(v, what)?.iter().map(|x| scalar_string(x, what)).collect()
+    list(v, what)?
+        .iter()
+        .map(|x| scalar_string(x, what))
+        .collect()
 }
 
 fn get_string(m: &Map<String, Value>, key: &str) -> Result<String, String> {
@@ -241,8 +246,7 @@ fn scalar_string(v: &Value, what: &str) -> Result<String, String> {
 
 /// Helm's `sanitizeString`: whitespace becomes a space, unprintable characters are dropped.
 fn sanitize(s: &mut String) {
-    if s
-        .chars()
+    if s.chars()
         .all(|c| c == ' ' || (!c.is_whitespace() && !c.is_control()))
     {
         return;
@@ -290,7 +294,10 @@ pub(crate) fn validate(md: &mut Metadata) -> Result<(), String> {
         return Err("chart.metadata.version is required".into());
     }
     if crate::semver::Version::parse(&md.version).is_none() {
-        return Err(format!("chart.metadata.version {:?} is invalid", md.version));
+        return Err(format!(
+            "chart.metadata.version {:?} is invalid",
+            md.version
+        ));
     }
     if !matches!(md.chart_type.as_str(), "" | "application" | "library") {
         return Err("chart.metadata.type must be application or library".into());
@@ -319,7 +326,9 @@ pub(crate) fn validate(md: &mut Metadata) -> Result<(), String> {
             d.alias.clone()
         };
         if !seen.insert(key.clone()) {
-            return Err(format!("more than one dependency with name or alias {key:?}"));
+            return Err(format!(
+                "more than one dependency with name or alias {key:?}"
+            ));
         }
     }
     Ok(())

@@ -55,10 +55,9 @@ fn process_enabled(c: &mut Chart, v: &Map<String, Value>, path: &str) -> Result<
         .cloned()
         .collect();
     for req in &mut c.metadata.dependencies {
-        if let Some(found) = existing
-            .iter()
-            .find(|e| e.name() == req.name && is_compatible_range(&req.version, &e.metadata.version))
-        {
+        if let Some(found) = existing.iter().find(|e| {
+            e.name() == req.name && is_compatible_range(&req.version, &e.metadata.version)
+        }) {
             let mut copy = found.clone();
             if !req.alias.is_empty() {
                 copy.metadata.name = req.alias.clone();
@@ -83,8 +82,11 @@ fn process_enabled(c: &mut Chart, v: &Map<String, Value>, path: &str) -> Result<
         .filter(|r| !r.enabled)
         .map(|r| r.name.clone())
         .collect();
-    c.dependencies.retain(|d| !disabled.iter().any(|n| n == d.name()));
-    c.metadata.dependencies.retain(|r| !disabled.contains(&r.name));
+    c.dependencies
+        .retain(|d| !disabled.iter().any(|n| n == d.name()));
+    c.metadata
+        .dependencies
+        .retain(|r| !disabled.contains(&r.name));
     for t in &mut c.dependencies {
         let sub_path = format!("{path}{}.", t.name());
         process_enabled(t, &cvals, &sub_path)?;
@@ -233,8 +235,15 @@ mod tests {
 
     #[test]
     fn conditions_tags_and_aliases() {
-        let mut top = chart("top", json!({"a": {"enabled": false}, "tags": {"extra": false}}));
-        top.dependencies = vec![chart("a", json!({})), chart("b", json!({})), chart("c", json!({}))];
+        let mut top = chart(
+            "top",
+            json!({"a": {"enabled": false}, "tags": {"extra": false}}),
+        );
+        top.dependencies = vec![
+            chart("a", json!({})),
+            chart("b", json!({})),
+            chart("c", json!({})),
+        ];
         let mut da = dep("a");
         da.condition = "a.enabled".into();
         let mut db = dep("b");
@@ -276,6 +285,10 @@ mod tests {
         let mut top = chart("top", json!({}));
         top.metadata.dependencies = vec![dep("nope")];
         let err = check_dependencies(&top).unwrap_err();
-        assert!(err.to_string().contains("missing in charts/ directory: nope"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("missing in charts/ directory: nope"),
+            "{err}"
+        );
     }
 }

@@ -56,16 +56,22 @@ pub enum Error {
     )]
     MissingDependencies { chart: String, missing: String },
     /// The chart's `kubeVersion` excludes the target Kubernetes version.
-    #[error("chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {kube}")]
+    #[error(
+        "chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {kube}"
+    )]
     KubeVersion { constraint: String, kube: String },
     /// Values fail a chart's `values.schema.json`.
-    #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{0}")]
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
     Schema(String),
     /// A library chart was given to `template` / install.
     #[error("chart {chart}: library charts are not installable")]
     NotInstallable { chart: String },
     /// The release name is not a valid DNS-style name of at most 53 characters.
-    #[error("release name {0:?}: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53")]
+    #[error(
+        "release name {0:?}: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53"
+    )]
     ReleaseName(String),
     /// A `--kube-version` that does not parse.
     #[error("invalid kube version {0:?}")]

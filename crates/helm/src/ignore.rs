@@ -62,7 +62,9 @@ impl Rules {
             )));
         }
         if glob_match(rule, "abc").is_err() {
-            return Err(Error::HelmIgnore(format!("{rule}: syntax error in pattern")));
+            return Err(Error::HelmIgnore(format!(
+                "{rule}: syntax error in pattern"
+            )));
         }
         let mut rule = rule.to_string();
         let negate = rule.starts_with('!');

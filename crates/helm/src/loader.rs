@@ -98,7 +98,9 @@ fn walk(
         if meta.len() > MAX_FILE_SIZE {
             return Err(Error::Archive {
                 archive: root.display().to_string(),
-                message: format!("chart file {n:?} is larger than the maximum file size {MAX_FILE_SIZE}"),
+                message: format!(
+                    "chart file {n:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                ),
             });
         }
         *total += meta.len();
@@ -139,7 +141,10 @@ fn archive_err(origin: &str, message: impl Into<String>) -> Error {
 
 fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>, Error> {
     if !data.starts_with(&[0x1f, 0x8b, 0x08]) {
-        return Err(archive_err(origin, "does not appear to be a gzipped archive"));
+        return Err(archive_err(
+            origin,
+            "does not appear to be a gzipped archive",
+        ));
     }
     let gz = flate2::read::GzDecoder::new(data);
     let mut tar = tar::Archive::new(gz);
@@ -155,7 +160,10 @@ fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>, Error> {
             continue;
         }
         if !kind.is_file() {
-            return Err(archive_err(origin, "chart archives may only contain regular files"));
+            return Err(archive_err(
+                origin,
+                "chart archives may only contain regular files",
+            ));
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let delim = if raw.contains('\\') { '\\' } else { '/' };
@@ -165,7 +173,10 @@ fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>, Error> {
         }
         let joined = parts[1..].join("/");
         if joined.starts_with('/') {
-            return Err(archive_err(origin, "chart illegally contains absolute paths"));
+            return Err(archive_err(
+                origin,
+                "chart illegally contains absolute paths",
+            ));
         }
         let name = clean_path(&joined);
         if name == "." || name.is_empty() {
@@ -175,7 +186,10 @@ fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>, Error> {
             ));
         }
         if name.starts_with("..") {
-            return Err(archive_err(origin, "chart illegally references parent directory"));
+            return Err(archive_err(
+                origin,
+                "chart illegally references parent directory",
+            ));
         }
         let b = name.as_bytes();
         if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
@@ -191,7 +205,9 @@ fn archive_files(data: &[u8], origin: &str) -> Result<Vec<File>, Error> {
         if size > MAX_FILE_SIZE {
             return Err(archive_err(
                 origin,
-                format!("decompressed chart file {raw:?} is larger than the maximum file size {MAX_FILE_SIZE}"),
+                format!(
+                    "decompressed chart file {raw:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                ),
             ));
         }
         let mut buf = Vec::new();
@@ -276,11 +292,12 @@ fn load_files(files: Vec<File>, origin: &str) -> Result<Chart, Error> {
                 }
             }
             "values.yaml" => {
-                chart.values = driftless_gotmpl::yaml::from_yaml_map(&String::from_utf8_lossy(&f.data))
-                    .map_err(|source| Error::Values {
-                        source_name: format!("chart {origin}: cannot load values.yaml"),
-                        source,
-                    })?;
+                chart.values =
+                    driftless_gotmpl::yaml::from_yaml_map(&String::from_utf8_lossy(&f.data))
+                        .map_err(|source| Error::Values {
+                            source_name: format!("chart {origin}: cannot load values.yaml"),
+                            source,
+                        })?;
             }
             "values.schema.json" => chart.schema = Some(f.data),
             "requirements.yaml" => {
@@ -317,11 +334,18 @@ fn load_files(files: Vec<File>, origin: &str) -> Result<Chart, Error> {
         }
         let sub_origin = format!("{origin}/charts/{n}");
         let sc = if n.ends_with(".tgz") {
-            let file = files.into_iter().next().ok_or_else(|| archive_err(&sub_origin, "empty"))?;
+            let file = files
+                .into_iter()
+                .next()
+                .ok_or_else(|| archive_err(&sub_origin, "empty"))?;
             if file.name != n {
                 return Err(archive_err(
                     &sub_origin,
-                    format!("error unpacking subchart tar in {}: expected {n}, got {}", chart.name(), file.name),
+                    format!(
+                        "error unpacking subchart tar in {}: expected {n}, got {}",
+                        chart.name(),
+                        file.name
+                    ),
                 ));
             }
             load_archive(&file.data, &sub_origin)?
@@ -355,14 +379,22 @@ mod tests {
     #[test]
     fn loads_a_directory_with_subcharts_and_helmignore() {
         let d = tempfile::tempdir().unwrap();
-        write(d.path(), "Chart.yaml", "apiVersion: v2\nname: top\nversion: 0.1.0\n");
+        write(
+            d.path(),
+            "Chart.yaml",
+            "apiVersion: v2\nname: top\nversion: 0.1.0\n",
+        );
         write(d.path(), "values.yaml", "a: 1\n");
         write(d.path(), ".helmignore", "*.bak\n");
         write(d.path(), "templates/cm.yaml", "kind: ConfigMap\n");
         write(d.path(), "templates/.hidden", "x");
         write(d.path(), "templates/old.bak", "x");
         write(d.path(), "files/a.txt", "A");
-        write(d.path(), "charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 1.0.0\n");
+        write(
+            d.path(),
+            "charts/sub/Chart.yaml",
+            "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+        );
         write(d.path(), "charts/sub/templates/s.yaml", "kind: Secret\n");
         let c = load(d.path()).unwrap();
         assert_eq!(c.name(), "top");
@@ -380,7 +412,10 @@ mod tests {
         write(d.path(), "values.yaml", "a: 1\n");
         let err = load(d.path()).unwrap_err();
         assert!(matches!(err, Error::MissingChartYaml { .. }));
-        assert!(err.to_string().contains("Chart.yaml file is missing"), "{err}");
+        assert!(
+            err.to_string().contains("Chart.yaml file is missing"),
+            "{err}"
+        );
     }
 
     fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -405,7 +440,10 @@ mod tests {
     #[test]
     fn loads_an_archive() {
         let data = tgz(&[
-            ("demo/Chart.yaml", b"apiVersion: v2\nname: demo\nversion: 1.0.0\n"),
+            (
+                "demo/Chart.yaml",
+                b"apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+            ),
             ("demo/templates/a.yaml", b"kind: A\n"),
         ]);
         let c = load_archive(&data, "demo.tgz").unwrap();
@@ -415,7 +453,10 @@ mod tests {
     #[test]
     fn refuses_escaping_archives() {
         let data = tgz(&[
-            ("demo/Chart.yaml", b"apiVersion: v2\nname: demo\nversion: 1.0.0\n"),
+            (
+                "demo/Chart.yaml",
+                b"apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+            ),
             ("demo/../../etc/passwd", b"x"),
         ]);
         let err = load_archive(&data, "evil.tgz").unwrap_err();

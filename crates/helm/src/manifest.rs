@@ -123,7 +123,11 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Null => Some(String::new()),
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(driftless_gotmpl::yaml::go_format_float(n.as_f64().unwrap_or(0.0), 'g', 32)),
+        Value::Number(n) => Some(driftless_gotmpl::yaml::go_format_float(
+            n.as_f64().unwrap_or(0.0),
+            'g',
+            32,
+        )),
         _ => None,
     }
 }
@@ -145,12 +149,20 @@ fn head(doc: &str, path: &str) -> Result<Head, Error> {
             });
         }
         Value::Object(m) => m,
-        _ => return Err(bad("error unmarshaling JSON: cannot unmarshal into a manifest head".into())),
+        _ => {
+            return Err(bad(
+                "error unmarshaling JSON: cannot unmarshal into a manifest head".into(),
+            ));
+        }
     };
     let field = |key: &str, v: Option<&Value>| -> Result<String, Error> {
         match v {
             None => Ok(String::new()),
-            Some(v) => scalar(v).ok_or_else(|| bad(format!("json: cannot unmarshal {key} into Go struct field of type string"))),
+            Some(v) => scalar(v).ok_or_else(|| {
+                bad(format!(
+                    "json: cannot unmarshal {key} into Go struct field of type string"
+                ))
+            }),
         }
     };
     let api_version = field("apiVersion", m.get("apiVersion"))?;
@@ -166,11 +178,19 @@ fn head(doc: &str, path: &str) -> Result<Head, Error> {
                         .map(|(k, v)| Ok((k.clone(), field("annotation", Some(v))?)))
                         .collect::<Result<Vec<_>, Error>>()?,
                 ),
-                Some(_) => return Err(bad("json: cannot unmarshal metadata.annotations into map[string]string".into())),
+                Some(_) => {
+                    return Err(bad(
+                        "json: cannot unmarshal metadata.annotations into map[string]string".into(),
+                    ));
+                }
             };
             (name, annotations)
         }
-        Some(_) => return Err(bad("json: cannot unmarshal metadata into Go struct field".into())),
+        Some(_) => {
+            return Err(bad(
+                "json: cannot unmarshal metadata into Go struct field".into()
+            ));
+        }
     };
     Ok(Head {
         api_version,
@@ -285,8 +305,14 @@ mod tests {
     #[test]
     fn sorts_by_kind_and_sets_hooks_apart() {
         let files = vec![
-            ("c/templates/b.yaml", "kind: Deployment\nmetadata:\n  name: d\n---\nkind: Service\nmetadata:\n  name: s\n"),
-            ("c/templates/a.yaml", "kind: Foo\n---\nkind: Bar\n---\nkind: Namespace\n"),
+            (
+                "c/templates/b.yaml",
+                "kind: Deployment\nmetadata:\n  name: d\n---\nkind: Service\nmetadata:\n  name: s\n",
+            ),
+            (
+                "c/templates/a.yaml",
+                "kind: Foo\n---\nkind: Bar\n---\nkind: Namespace\n",
+            ),
             ("c/templates/_h.tpl", "kind: Secret\n"),
             (
                 "c/templates/hook.yaml",
@@ -295,7 +321,10 @@ mod tests {
         ];
         let (hooks, manifests) = sort_manifests(files).unwrap();
         let kinds: Vec<&str> = manifests.iter().map(|m| m.kind.as_str()).collect();
-        assert_eq!(kinds, vec!["Namespace", "Service", "Deployment", "Bar", "Foo"]);
+        assert_eq!(
+            kinds,
+            vec!["Namespace", "Service", "Deployment", "Bar", "Foo"]
+        );
         assert_eq!(hooks.len(), 1);
         assert_eq!(hooks[0].events, vec!["pre-install", "post-upgrade"]);
         assert_eq!(hooks[0].weight, -5);

@@ -97,7 +97,14 @@ fn is_zero(v: &i64) -> bool {
 }
 
 /// The labels Helm sets itself and refuses from users.
-pub const SYSTEM_LABELS: &[&str] = &["name", "owner", "status", "version", "createdAt", "modifiedAt"];
+pub const SYSTEM_LABELS: &[&str] = &[
+    "name",
+    "owner",
+    "status",
+    "version",
+    "createdAt",
+    "modifiedAt",
+];
 
 impl Release {
     /// The storage Secret's name.
@@ -218,10 +225,17 @@ mod tests {
                 notes: "hello".into(),
                 ..Default::default()
             }),
-            chart: Some(json!({"metadata": {"name": "web", "version": "1.0.0", "apiVersion": "v2"}, "templates": [], "values": {}, "schema": null, "files": [], "lock": null})),
-            config: json!({"replicas": 2}).as_object().cloned().unwrap_or_default(),
+            chart: Some(
+                json!({"metadata": {"name": "web", "version": "1.0.0", "apiVersion": "v2"}, "templates": [], "values": {}, "schema": null, "files": [], "lock": null}),
+            ),
+            config: json!({"replicas": 2})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             manifest: "---\n# Source: web/templates/cm.yaml\nkind: ConfigMap\n".into(),
-            hooks: vec![json!({"name": "j", "kind": "Job", "events": ["pre-install"], "last_run": {"started_at": ZERO_TIME, "completed_at": ZERO_TIME, "phase": ""}})],
+            hooks: vec![
+                json!({"name": "j", "kind": "Job", "events": ["pre-install"], "last_run": {"started_at": ZERO_TIME, "completed_at": ZERO_TIME, "phase": ""}}),
+            ],
             version: 3,
             namespace: "apps".into(),
             labels: BTreeMap::from([("team".to_string(), "a".to_string())]),
@@ -245,7 +259,9 @@ mod tests {
     #[test]
     fn data_is_base64_of_gzip_of_json() {
         let text = encode(&sample()).unwrap();
-        let gz = base64::engine::general_purpose::STANDARD.decode(&text).unwrap();
+        let gz = base64::engine::general_purpose::STANDARD
+            .decode(&text)
+            .unwrap();
         assert_eq!(&gz[..3], &[0x1f, 0x8b, 0x08]);
         let mut json = String::new();
         flate2::read::GzDecoder::new(gz.as_slice())

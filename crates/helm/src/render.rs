@@ -135,7 +135,10 @@ impl Capabilities {
             .collect::<Result<_, _>>()?;
         self.kube_version = format!(
             "v{}",
-            nums.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(".")
+            nums.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(".")
         );
         self.kube_major = nums[0].to_string();
         self.kube_minor = nums[1].to_string();
@@ -212,7 +215,14 @@ pub fn render(
     };
     let root_values = to_template_value(&J::Object(values.clone()));
     let mut templates: Vec<Renderable> = Vec::new();
-    collect(chart, chart.name(), true, root_values, &shared, &mut templates);
+    collect(
+        chart,
+        chart.name(),
+        true,
+        root_values,
+        &shared,
+        &mut templates,
+    );
 
     // Helm parses (and runs) deeper paths first; equal depth in reverse name order.
     templates.sort_by(|a, b| {
@@ -417,7 +427,8 @@ impl Object for ChartObj {
                         .iter()
                         .map(|x| {
                             let mut o = GMap::new();
-                            for (k, v) in [("name", &x.name), ("email", &x.email), ("url", &x.url)] {
+                            for (k, v) in [("name", &x.name), ("email", &x.email), ("url", &x.url)]
+                            {
                                 if !v.is_empty() {
                                     o.insert(k.into(), G::str(v));
                                 }
@@ -434,7 +445,12 @@ impl Object for ChartObj {
         if !md.annotations.is_empty() {
             m.insert(
                 "annotations".into(),
-                G::map(md.annotations.iter().map(|(k, v)| (k.clone(), G::str(v))).collect()),
+                G::map(
+                    md.annotations
+                        .iter()
+                        .map(|(k, v)| (k.clone(), G::str(v)))
+                        .collect(),
+                ),
             );
         }
         if !md.dependencies.is_empty() {
@@ -447,7 +463,11 @@ impl Object for ChartObj {
                             let mut o = GMap::new();
                             o.insert("name".into(), G::str(&d.name));
                             o.insert("repository".into(), G::str(&d.repository));
-                            for (k, v) in [("version", &d.version), ("condition", &d.condition), ("alias", &d.alias)] {
+                            for (k, v) in [
+                                ("version", &d.version),
+                                ("condition", &d.condition),
+                                ("alias", &d.alias),
+                            ] {
                                 if !v.is_empty() {
                                     o.insert(k.into(), G::str(v));
                                 }
@@ -461,7 +481,9 @@ impl Object for ChartObj {
                             if !d.import_values.is_empty() {
                                 o.insert(
                                     "import-values".into(),
-                                    G::list(d.import_values.iter().map(to_template_value).collect()),
+                                    G::list(
+                                        d.import_values.iter().map(to_template_value).collect(),
+                                    ),
                                 );
                             }
                             G::map(o)
@@ -491,7 +513,9 @@ impl Object for CapabilitiesObj {
                 major: self.0.kube_major.clone(),
                 minor: self.0.kube_minor.clone(),
             }))),
-            "APIVersions" => Some(G::Object(Arc::new(VersionSetObj(self.0.api_versions.clone())))),
+            "APIVersions" => Some(G::Object(Arc::new(VersionSetObj(
+                self.0.api_versions.clone(),
+            )))),
             "HelmVersion" => {
                 let mut m = GMap::new();
                 m.insert("Version".into(), G::str("v3.19"));
@@ -581,7 +605,10 @@ impl Object for VersionSetObj {
                     "wrong type for value; expected string; got {}",
                     other.type_name()
                 )),
-                _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len())),
+                _ => Err(format!(
+                    "wrong number of args for Has: want 1 got {}",
+                    args.len()
+                )),
             }),
             _ => None,
         }
@@ -615,7 +642,10 @@ impl FilesObj {
                 "wrong type for value; expected string; got {}",
                 other.type_name()
             )),
-            _ => Err(format!("wrong number of args for {name}: want 1 got {}", args.len())),
+            _ => Err(format!(
+                "wrong number of args for {name}: want 1 got {}",
+                args.len()
+            )),
         }
     }
 
@@ -650,7 +680,8 @@ impl Object for FilesObj {
                 None => G::Bytes(Arc::from(&[][..])),
             }),
             "Glob" => Self::string_arg(name, args).map(|p| {
-                let re = glob_regex(&p).unwrap_or_else(|| glob_regex("**").unwrap_or_else(|| unreachable!()));
+                let re = glob_regex(&p)
+                    .unwrap_or_else(|| glob_regex("**").unwrap_or_else(|| unreachable!()));
                 G::Object(Arc::new(FilesObj {
                     files: self
                         .files
@@ -668,7 +699,9 @@ impl Object for FilesObj {
                     G::list(s.split('\n').map(G::str).collect())
                 }
             }),
-            "AsConfig" if args.is_empty() => Ok(self.as_yaml(|d| String::from_utf8_lossy(d).into_owned())),
+            "AsConfig" if args.is_empty() => {
+                Ok(self.as_yaml(|d| String::from_utf8_lossy(d).into_owned()))
+            }
             "AsSecrets" if args.is_empty() => {
                 Ok(self.as_yaml(|d| base64::engine::general_purpose::STANDARD.encode(d)))
             }
@@ -756,7 +789,10 @@ mod tests {
         c.set_kube_version("1.29").unwrap();
         assert_eq!(c.kube_version, "v1.29");
         c.set_kube_version("v1.28.3").unwrap();
-        assert_eq!((c.kube_version.as_str(), c.kube_minor.as_str()), ("v1.28.3", "28"));
+        assert_eq!(
+            (c.kube_version.as_str(), c.kube_minor.as_str()),
+            ("v1.28.3", "28")
+        );
         assert!(c.set_kube_version("x").is_err());
     }
 }

@@ -13,7 +13,11 @@ const MAX_INDEX: usize = 65536;
 const MAX_NESTED_NAME_LEVEL: usize = 30;
 
 /// Parses one `--set` (typed) or `--set-string` expression into `dest`.
-pub fn parse_into(expr: &str, dest: &mut Map<String, Value>, string_only: bool) -> Result<(), String> {
+pub fn parse_into(
+    expr: &str,
+    dest: &mut Map<String, Value>,
+    string_only: bool,
+) -> Result<(), String> {
     let chars: Vec<char> = expr.chars().collect();
     let mut p = Parser {
         s: chars,
@@ -109,7 +113,11 @@ impl Parser {
                 let mut list = match data.get(&k) {
                     None => Vec::new(),
                     Some(Value::Array(a)) => a.clone(),
-                    Some(_) => return err(format!("unable to parse key: interface conversion: {k} is not a list")),
+                    Some(_) => {
+                        return err(format!(
+                            "unable to parse key: interface conversion: {k} is not a list"
+                        ));
+                    }
                 };
                 let r = self.list_item(&mut list, i, level);
                 if !k.is_empty() {
@@ -172,8 +180,11 @@ impl Parser {
         if last.is_none() {
             return Err(Stop::Eof);
         }
-        v.parse::<i64>()
-            .map_err(|_| Stop::Err(format!("error parsing index: strconv.Atoi: parsing {v:?}: invalid syntax")))
+        v.parse::<i64>().map_err(|_| {
+            Stop::Err(format!(
+                "error parsing index: strconv.Atoi: parsing {v:?}: invalid syntax"
+            ))
+        })
     }
 
     fn set_index(list: &mut Vec<Value>, i: i64, v: Value) -> Result<(), Stop> {
@@ -303,19 +314,29 @@ mod tests {
 
     #[test]
     fn strings_lists_escapes() {
-        assert_eq!(parse("a=1,b=true", true).unwrap(), json!({"a": "1", "b": "true"}));
+        assert_eq!(
+            parse("a=1,b=true", true).unwrap(),
+            json!({"a": "1", "b": "true"})
+        );
         assert_eq!(
             parse("l[1]=x,m[0].name=n,arr={a,b},esc=a\\,b,dot\\.key=v", false).unwrap(),
             json!({"l": [null, "x"], "m": [{"name": "n"}], "arr": ["a", "b"], "esc": "a,b", "dot.key": "v"})
         );
-        assert_eq!(parse("n[0][1]=z", false).unwrap(), json!({"n": [[null, "z"]]}));
+        assert_eq!(
+            parse("n[0][1]=z", false).unwrap(),
+            json!({"n": [[null, "z"]]})
+        );
         assert_eq!(parse("e=", false).unwrap(), json!({"e": ""}));
     }
 
     #[test]
     fn errors() {
         assert!(parse("a", false).unwrap_err().contains("has no value"));
-        assert!(parse("a,b=1", false).unwrap_err().contains("cannot end with ,"));
+        assert!(
+            parse("a,b=1", false)
+                .unwrap_err()
+                .contains("cannot end with ,")
+        );
         assert!(parse("a[-1]=x", false).unwrap_err().contains("negative"));
         assert!(parse("a[70000]=x", false).unwrap_err().contains("maximum"));
         assert!(parse("a={x,y", false).unwrap_err().contains("terminate"));

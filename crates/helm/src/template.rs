@@ -124,14 +124,19 @@ fn valid_release_name(name: &str) -> bool {
     name.split('.').all(|label| {
         let b = label.as_bytes();
         !b.is_empty()
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
             && b[0] != b'-'
             && b[b.len() - 1] != b'-'
     })
 }
 
 /// Renders `chart` with `values` as `helm template NAME CHART` does.
-pub fn template(mut chart: Chart, values: &UserValues, opts: &TemplateOptions) -> Result<Rendered, Error> {
+pub fn template(
+    mut chart: Chart,
+    values: &UserValues,
+    opts: &TemplateOptions,
+) -> Result<Rendered, Error> {
     if !matches!(chart.metadata.chart_type.as_str(), "" | "application") {
         return Err(Error::NotInstallable {
             chart: chart.name().to_string(),
@@ -205,13 +210,23 @@ pub fn template(mut chart: Chart, values: &UserValues, opts: &TemplateOptions) -
 
 /// Helm's `ValidateAgainstSchema`: the chart's schema against its values, then each
 /// subchart's against its section.
-fn validate_schemas(chart: &Chart, values: &Map<String, Value>, report: &mut String) -> Result<(), Error> {
+fn validate_schemas(
+    chart: &Chart,
+    values: &Map<String, Value>,
+    report: &mut String,
+) -> Result<(), Error> {
     if let Some(schema) = &chart.schema {
         let schema: Value = serde_json::from_slice(schema).map_err(|e| {
-            Error::Schema(format!("{}: values.schema.json is not valid JSON: {e}", chart.name()))
+            Error::Schema(format!(
+                "{}: values.schema.json is not valid JSON: {e}",
+                chart.name()
+            ))
         })?;
         let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            Error::Schema(format!("{}: values.schema.json is not a valid schema: {e}", chart.name()))
+            Error::Schema(format!(
+                "{}: values.schema.json is not a valid schema: {e}",
+                chart.name()
+            ))
         })?;
         let instance = Value::Object(values.clone());
         let errors: Vec<String> = validator

@@ -16,7 +16,10 @@ pub const GLOBAL_KEY: &str = "global";
 
 /// Helm's `CoalesceValues`: the chart's (and its subcharts') defaults under `vals`, nulls
 /// deleting keys.
-pub fn coalesce_values(chart: &Chart, vals: &Map<String, Value>) -> Result<Map<String, Value>, Error> {
+pub fn coalesce_values(
+    chart: &Chart,
+    vals: &Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
     let mut dest = vals.clone();
     coalesce(chart, &mut dest, false)?;
     Ok(dest)
@@ -217,13 +220,20 @@ mod tests {
         );
         let user = obj(json!({"m": {"y": 3}, "gone": null, "list": [9]}));
         let out = coalesce_values(&c, &user).unwrap();
-        assert_eq!(Value::Object(out), json!({"a": 1, "m": {"x": 1, "y": 3}, "list": [9]}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"a": 1, "m": {"x": 1, "y": 3}, "list": [9]})
+        );
     }
 
     #[test]
     fn subcharts_get_their_section_and_globals() {
         let sub = chart("sub", json!({"port": 80, "global": {"env": "sub"}}), vec![]);
-        let c = chart("top", json!({"global": {"env": "prod", "region": "eu"}}), vec![sub]);
+        let c = chart(
+            "top",
+            json!({"global": {"env": "prod", "region": "eu"}}),
+            vec![sub],
+        );
         let user = obj(json!({"sub": {"port": 8080}}));
         let out = coalesce_values(&c, &user).unwrap();
         assert_eq!(out["sub"]["port"], json!(8080));
@@ -250,6 +260,9 @@ mod tests {
     fn file_merge_is_deep() {
         let mut a = obj(json!({"m": {"x": 1}, "k": 1}));
         merge_maps(&mut a, obj(json!({"m": {"y": 2}, "k": {"z": 1}})));
-        assert_eq!(Value::Object(a), json!({"m": {"x": 1, "y": 2}, "k": {"z": 1}}));
+        assert_eq!(
+            Value::Object(a),
+            json!({"m": {"x": 1, "y": 2}, "k": {"z": 1}})
+        );
     }
 }

@@ -32,7 +32,10 @@ fn cases() -> Vec<Case> {
         for args_file in files {
             let expected_file = args_file.with_extension("out");
             let expected = std::fs::read_to_string(&expected_file).unwrap_or_else(|e| {
-                panic!("{}: {e} (run tests/charts/regenerate.sh)", expected_file.display())
+                panic!(
+                    "{}: {e} (run tests/charts/regenerate.sh)",
+                    expected_file.display()
+                )
             });
             let args = std::fs::read_to_string(&args_file)
                 .expect("args file")
@@ -108,17 +111,27 @@ fn first_difference(expected: &str, actual: &str) -> String {
 #[test]
 fn charts_render_exactly_as_helm_template() {
     let cases = cases();
-    assert!(cases.len() >= 40, "expected the full corpus, found {} cases", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected the full corpus, found {} cases",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let id = format!(
             "{}/{}",
-            case.chart_dir.file_name().expect("dir name").to_string_lossy(),
+            case.chart_dir
+                .file_name()
+                .expect("dir name")
+                .to_string_lossy(),
             case.name
         );
         match render(case) {
             Ok(actual) if actual == case.expected => {}
-            Ok(actual) => failures.push(format!("{id}: {}", first_difference(&case.expected, &actual))),
+            Ok(actual) => failures.push(format!(
+                "{id}: {}",
+                first_difference(&case.expected, &actual)
+            )),
             Err(e) => failures.push(format!("{id}: error: {e}")),
         }
     }

@@ -1,0 +1,189 @@
+//! `cargo xtask bench helm`: whole-process wall time and peak RSS of `driftless helm template`
+//! (release build) against `helm template` (pinned Helm, built from its Go module into the
+//! cache) on every case of the chart conformance corpus (`crates/helm/tests/charts`). One run
+//! of each process; figures printed as totals and ratios, plus the largest chart on its own.
+//!
+//! Peak RSS comes from GNU time (`/usr/bin/time -f %M`, Debian package `time`); wall time is
+//! measured around the process here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The Helm release the conformance expectations were made with (keep in step with
+/// `crates/helm/tests/charts/regenerate.sh`).
+pub const HELM_VERSION: &str = "v3.19.0";
+
+/// Builds (once) and returns the pinned `helm` binary.
+pub fn helm_binary() -> anyhow::Result<PathBuf> {
+    crate::cache::go_install("helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, "helm")
+}
+
+struct Sample {
+    wall: Duration,
+    rss_kb: u64,
+    stdout: Vec<u8>,
+}
+
+struct Case {
+    dir: PathBuf,
+    chart: String,
+    args: Vec<String>,
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
+}
+
+/// Runs `argv` in `dir` under GNU time; fails if the command fails.
+fn measure(argv: &[String], dir: &Path) -> anyhow::Result<Sample> {
+    let rss_file = target_dir().join("bench-helm-time.txt");
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .args(argv)
+        .current_dir(dir)
+        .output()
+        .context("running /usr/bin/time (install the Debian package `time`)")?;
+    let wall = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "{} (in {}) failed: {}",
+            argv.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&rss_file)?;
+    let rss_kb = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .next_back()
+        .context("no peak RSS in GNU time output")?;
+    Ok(Sample {
+        wall,
+        rss_kb,
+        stdout: out.stdout,
+    })
+}
+
+fn corpus() -> anyhow::Result<Vec<Case>> {
+    let root = crate::cache::repo_root().join("crates/helm/tests/charts");
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("cases").is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let chart = if dir.join("chart").is_dir() {
+            "chart"
+        } else {
+            "chart.tgz"
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("cases"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "args"))
+            .collect();
+        files.sort();
+        for f in files {
+            let args = std::fs::read_to_string(&f)?
+                .lines()
+                .map(str::to_string)
+                .collect();
+            out.push(Case {
+                dir: dir.clone(),
+                chart: chart.to_string(),
+                args,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "driftless-cli", "-j", "2"])
+        .current_dir(crate::cache::repo_root())
+        .status()?;
+    if !status.success() {
+        bail!("building driftless (release) failed");
+    }
+    let ours_bin = target_dir().join("release/driftless");
+    let helm = helm_binary()?;
+    let cases = corpus()?;
+
+    let (mut ours_wall, mut theirs_wall) = (Duration::ZERO, Duration::ZERO);
+    let (mut ours_rss, mut theirs_rss) = (0u64, 0u64);
+    let mut identical = 0;
+    let mut biggest: Option<(String, Sample, Sample)> = None;
+    for case in &cases {
+        let tail: Vec<String> = ["conformance".to_string(), case.chart.clone()]
+            .into_iter()
+            .chain(case.args.iter().cloned())
+            .collect();
+        let mut ours_argv = vec![
+            ours_bin.display().to_string(),
+            "helm".into(),
+            "template".into(),
+        ];
+        ours_argv.extend(tail.iter().cloned());
+        let mut theirs_argv = vec![helm.display().to_string(), "template".into()];
+        theirs_argv.extend(tail.iter().cloned());
+        let a = measure(&ours_argv, &case.dir)?;
+        let b = measure(&theirs_argv, &case.dir)?;
+        if a.stdout == b.stdout {
+            identical += 1;
+        }
+        ours_wall += a.wall;
+        theirs_wall += b.wall;
+        ours_rss = ours_rss.max(a.rss_kb);
+        theirs_rss = theirs_rss.max(b.rss_kb);
+        let size = b.stdout.len();
+        if biggest.as_ref().is_none_or(|(_, _, prev)| prev.stdout.len() < size) {
+            let name = format!(
+                "{} {}",
+                case.dir.file_name().unwrap_or_default().to_string_lossy(),
+                case.args.join(" ")
+            );
+            biggest = Some((name, a, b));
+        }
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    println!(
+        "helm template: driftless (release) vs helm {HELM_VERSION}, one run of each process per case"
+    );
+    println!(
+        "chart corpus ({} cases, {} identical outputs): wall {:.0} ms vs {:.0} ms = {:.1}x faster; peak RSS (max) {:.1} MiB vs {:.1} MiB = {:.1}x less",
+        cases.len(),
+        identical,
+        ms(ours_wall),
+        ms(theirs_wall),
+        ms(theirs_wall) / ms(ours_wall),
+        mb(ours_rss),
+        mb(theirs_rss),
+        theirs_rss as f64 / ours_rss as f64
+    );
+    if let Some((name, a, b)) = biggest {
+        println!(
+            "largest case ({name}, {} bytes of output): wall {:.1} ms vs {:.1} ms = {:.1}x faster; peak RSS {:.1} MiB vs {:.1} MiB = {:.1}x less",
+            b.stdout.len(),
+            ms(a.wall),
+            ms(b.wall),
+            ms(b.wall) / ms(a.wall),
+            mb(a.rss_kb),
+            mb(b.rss_kb),
+            b.rss_kb as f64 / a.rss_kb as f64
+        );
+    }
+    Ok(())
+}
