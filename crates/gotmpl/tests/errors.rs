@@ -286,3 +286,23 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn random_and_hashing_functions_have_the_right_shape() {
+    let mut t = Templates::new(Library::Sprig);
+    t.parse(
+        "t",
+        r#"{{ htpasswd "admin" "secret" }}|{{ bcrypt "pw" }}|{{ uuidv4 }}|{{ randAlphaNum 12 }}|{{ randBytes 9 | len }}"#,
+    )
+    .expect("parses");
+    let out = t.execute("t", &Value::Nil).expect("renders");
+    let parts: Vec<&str> = out.split('|').collect();
+    let (user, hash) = parts[0].split_once(':').expect("user:hash");
+    assert_eq!(user, "admin");
+    assert!(hash.starts_with("$2a$10$") && hash.len() == 60, "{hash}");
+    assert!(bcrypt::verify("secret", hash).expect("valid bcrypt"));
+    assert!(parts[1].starts_with("$2a$10$"));
+    assert_eq!(parts[2].len(), 36);
+    assert!(parts[3].len() == 12 && parts[3].chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(parts[4], "12");
+}

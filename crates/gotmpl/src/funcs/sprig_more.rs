@@ -374,6 +374,13 @@ impl Object for SemverObj {
     }
 }
 
+/// Go's `bcrypt.GenerateFromPassword(pw, bcrypt.DefaultCost)`: `$2a$10$…`.
+fn bcrypt_hash(pw: &str) -> Result<String, FuncError> {
+    bcrypt::hash_with_result(pw, 10)
+        .map(|h| h.format_for_version(bcrypt::Version::TwoA))
+        .map_err(|e| FuncError::Message(e.to_string()))
+}
+
 fn unsupported(name: &'static str) -> Res {
     Err(FuncError::Message(format!(
         "{name} is not supported by driftless"
@@ -447,8 +454,14 @@ pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
             .ok_or_else(|| FuncError::from("Invalid Semantic Version"))?;
         Ok(Value::Bool(c.check(&v)))
     });
-    add("bcrypt", "S", |_, _| unsupported("bcrypt"));
-    add("htpasswd", "S S", |_, _| unsupported("htpasswd"));
+    add("bcrypt", "S", |_, a| Ok(Value::str(bcrypt_hash(s(&a, 0))?)));
+    add("htpasswd", "S S", |_, a| {
+        let user = s(&a, 0);
+        if user.contains(':') {
+            return Ok(Value::str(format!("invalid username: {user}")));
+        }
+        Ok(Value::str(format!("{user}:{}", bcrypt_hash(s(&a, 1))?)))
+    });
     add("derivePassword", "I S S S S", |_, _| {
         unsupported("derivePassword")
     });
