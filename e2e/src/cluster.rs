@@ -438,37 +438,20 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
 
         eprintln!("cluster: starting kube-controller-manager, kube-scheduler and kwok");
         let kc = kubeconfig.display().to_string();
-        starter.start(
-            "kube-controller-manager",
-            &[
-                format!("--kubeconfig={kc}"),
-                format!("--authentication-kubeconfig={kc}"),
-                format!("--authorization-kubeconfig={kc}"),
-                "--leader-elect=false".into(),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={}", process::free_port()?),
-                format!(
-                    "--service-account-private-key-file={}",
-                    pki.sa_key.display()
-                ),
-                format!("--root-ca-file={}", pki.ca_cert.display()),
-                "--use-service-account-credentials=false".into(),
-                // Faster reaction for tests; defaults are tuned for large clusters.
-                "--concurrent-deployment-syncs=5".into(),
-                "--concurrent-gc-syncs=10".into(),
-            ],
-        )?;
-        starter.start(
-            "kube-scheduler",
-            &[
-                format!("--kubeconfig={kc}"),
-                format!("--authentication-kubeconfig={kc}"),
-                format!("--authorization-kubeconfig={kc}"),
-                "--leader-elect=false".into(),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={}", process::free_port()?),
-            ],
-        )?;
+        let mut kcm = controller_args(&kc)?;
+        kcm.extend([
+            format!(
+                "--service-account-private-key-file={}",
+                pki.sa_key.display()
+            ),
+            format!("--root-ca-file={}", pki.ca_cert.display()),
+            "--use-service-account-credentials=false".into(),
+            // Faster reaction for tests; defaults are tuned for large clusters.
+            "--concurrent-deployment-syncs=5".into(),
+            "--concurrent-gc-syncs=10".into(),
+        ]);
+        starter.start("kube-controller-manager", &kcm)?;
+        starter.start("kube-scheduler", &controller_args(&kc)?)?;
         starter.start(
             "kwok",
             &[
@@ -508,6 +491,19 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
         server,
         started: true,
     })
+}
+
+/// The flags kube-controller-manager and kube-scheduler share: the admin kubeconfig for the
+/// API and for delegated authn/authz of their own /healthz, no leader election, loopback only.
+fn controller_args(kubeconfig: &str) -> anyhow::Result<Vec<String>> {
+    Ok(vec![
+        format!("--kubeconfig={kubeconfig}"),
+        format!("--authentication-kubeconfig={kubeconfig}"),
+        format!("--authorization-kubeconfig={kubeconfig}"),
+        "--leader-elect=false".into(),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={}", process::free_port()?),
+    ])
 }
 
 fn apiserver_args(port: u16, etcd_url: &str, pki: &certs::Pki) -> Vec<String> {
