@@ -124,6 +124,12 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn display(&self) -> Option<String> {
         None
     }
+    /// The concrete type, for functions that take back objects they made (Sprig's
+    /// `genSignedCert` takes a `genCA` result). Objects of the embedding application can keep
+    /// the default.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// The plain data this object encodes to (`toYaml`, `toJson`, `%v`), with the keys Go's
     /// JSON tags would give.
     fn to_value(&self) -> Value;

@@ -306,3 +306,44 @@ fn random_and_hashing_functions_have_the_right_shape() {
     assert!(parts[3].len() == 12 && parts[3].chars().all(|c| c.is_ascii_alphanumeric()));
     assert_eq!(parts[4], "12");
 }
+
+#[test]
+fn certificate_functions_make_pem() {
+    let mut t = Templates::helm();
+    t.parse(
+        "t",
+        r#"{{- $ca := genCA "my-ca" 365 -}}
+{{- $cert := genSignedCert "svc.ns.svc" (list "10.0.0.1") (list "svc" "svc.ns.svc") 365 $ca -}}
+{{- $self := genSelfSignedCert "self" nil (list "a.example") 30 -}}
+{{ $ca.Cert | b64enc | b64dec }}|{{ $cert.Cert }}|{{ $cert.Key }}|{{ $self.Cert }}|{{ genPrivateKey "ecdsa" }}|{{ genPrivateKey "ed25519" }}|{{ genPrivateKey "x" }}"#,
+    )
+    .expect("parses");
+    let out = t.execute("t", &Value::Nil).expect("renders");
+    let parts: Vec<&str> = out.split('|').collect();
+    for i in [0, 1, 3] {
+        assert!(
+            parts[i].starts_with("-----BEGIN CERTIFICATE-----"),
+            "{}",
+            parts[i]
+        );
+        assert!(parts[i].trim_end().ends_with("-----END CERTIFICATE-----"));
+    }
+    for i in [2, 4, 5] {
+        assert!(
+            parts[i].starts_with("-----BEGIN PRIVATE KEY-----"),
+            "{}",
+            parts[i]
+        );
+    }
+    assert_eq!(parts[6], "Unknown type x");
+    assert_ne!(parts[0], parts[1]);
+
+    let mut t = Templates::helm();
+    t.parse("r", r#"{{ genPrivateKey "rsa" }}"#)
+        .expect("parses");
+    let e = t.execute("r", &Value::Nil).unwrap_err();
+    assert!(e.to_string().contains("not supported by driftless"), "{e}");
+    t.parse("s", r#"{{ genSignedCert "x" nil nil 1 "notaca" }}"#)
+        .expect("parses");
+    assert!(t.execute("s", &Value::Nil).is_err());
+}

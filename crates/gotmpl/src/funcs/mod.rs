@@ -7,6 +7,7 @@ use crate::value::Value;
 use crate::{Call, FuncError, Function, Library, Param};
 
 mod builtin;
+mod certs;
 mod helm;
 pub(crate) mod sprig;
 mod sprig_more;

@@ -465,24 +465,7 @@ pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
     add("derivePassword", "I S S S S", |_, _| {
         unsupported("derivePassword")
     });
-    add("genPrivateKey", "S", |_, _| unsupported("genPrivateKey"));
-    add("buildCustomCert", "S S", |_, _| {
-        unsupported("buildCustomCert")
-    });
-    add("genCA", "S I", |_, _| unsupported("genCA"));
-    add("genCAWithKey", "S I S", |_, _| unsupported("genCAWithKey"));
-    add("genSelfSignedCert", "S L L I", |_, _| {
-        unsupported("genSelfSignedCert")
-    });
-    add("genSelfSignedCertWithKey", "S L L I S", |_, _| {
-        unsupported("genSelfSignedCertWithKey")
-    });
-    add("genSignedCert", "S L L I A", |_, _| {
-        unsupported("genSignedCert")
-    });
-    add("genSignedCertWithKey", "S L L I A S", |_, _| {
-        unsupported("genSignedCertWithKey")
-    });
+    super::certs::register(add);
     add("encryptAES", "S S", |_, _| unsupported("encryptAES"));
     add("decryptAES", "S S", |_, _| unsupported("decryptAES"));
     let _ = int;
