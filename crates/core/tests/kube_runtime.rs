@@ -312,14 +312,25 @@ async fn kube_events_are_published_on_changes_only() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Election settings for tests: quick retries, and a renew deadline long enough that a loaded
+/// machine does not lose a lease by accident.
 fn election(ns: &str, lease: &str, identity: &str) -> LeaderElectionConfig {
     LeaderElectionConfig {
         lease_name: lease.to_owned(),
         namespace: ns.to_owned(),
         identity: identity.to_owned(),
+        lease_duration: Duration::from_secs(15),
+        renew_deadline: Duration::from_secs(10),
+        retry_period: Duration::from_millis(300),
+    }
+}
+
+/// A lease that expires quickly, for the takeover of a crashed leader.
+fn short_election(ns: &str, lease: &str, identity: &str) -> LeaderElectionConfig {
+    LeaderElectionConfig {
         lease_duration: Duration::from_secs(3),
         renew_deadline: Duration::from_secs(2),
-        retry_period: Duration::from_millis(300),
+        ..election(ns, lease, identity)
     }
 }
 
@@ -350,7 +361,7 @@ async fn kube_lease_is_acquired_held_released_and_taken_over() -> anyhow::Result
         .spec
         .unwrap_or_default();
     assert_eq!(spec.holder_identity.as_deref(), Some("a"));
-    assert_eq!(spec.lease_duration_seconds, Some(3));
+    assert_eq!(spec.lease_duration_seconds, Some(15));
     assert_eq!(spec.lease_transitions, Some(0));
 
     // Release: the other candidate takes over at its next attempt, without waiting.
@@ -394,13 +405,13 @@ async fn kube_expired_lease_is_taken_over_by_a_waiting_candidate() -> anyhow::Re
     let ns = env.namespace("core-lease-expiry").await?;
     let mut dead = LeaderElector::new(
         env.client(),
-        election(ns.name(), "ctl-leader-election", "dead"),
+        short_election(ns.name(), "ctl-leader-election", "dead"),
     );
     assert_eq!(dead.try_acquire_or_renew().await?, Attempt::Leader);
     drop(dead); // crashes without releasing
     let mut next = LeaderElector::new(
         env.client(),
-        election(ns.name(), "ctl-leader-election", "next"),
+        short_election(ns.name(), "ctl-leader-election", "next"),
     );
     tokio::time::timeout(TIMEOUT, next.acquire()).await?;
     let leases: Api<Lease> = Api::namespaced(env.client(), ns.name());
@@ -506,8 +517,8 @@ async fn kube_run_stops_the_controller_and_fails_when_leadership_is_lost() -> an
     let ns = env.namespace("core-run-lost").await?;
     let flags = [
         "--enable-leader-election",
-        "--leader-election-lease-duration=3s",
-        "--leader-election-renew-deadline=2s",
+        "--leader-election-lease-duration=15s",
+        "--leader-election-renew-deadline=10s",
         "--leader-election-retry-period=300ms",
     ];
     let run = start_run(&env, ns.name(), &flags, Shutdown::new()).await?;
@@ -580,8 +591,8 @@ async fn kube_run_is_ready_only_while_it_leads_and_serves_metrics() -> anyhow::R
     let args = test_args(&[
         "--enable-leader-election",
         "--leader-election-retry-period=300ms",
-        "--leader-election-renew-deadline=2s",
-        "--leader-election-lease-duration=3s",
+        "--leader-election-renew-deadline=10s",
+        "--leader-election-lease-duration=15s",
         &format!("--health-addr=127.0.0.1:{health}"),
         &format!("--metrics-addr=127.0.0.1:{metrics}"),
     ]);
