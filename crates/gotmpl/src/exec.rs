@@ -925,8 +925,8 @@ impl<'t> State<'t> {
             | Arg::Pipe(..)
             | Arg::Ident(..)
             | Arg::Chain { .. } => {
+                // Go validates with the error context where evaluation left it.
                 let v = self.eval_arg_rv(dot, n)?;
-                self.at(NodeRef::Arg(n));
                 return self.validate(v, p);
             }
             _ => {}
