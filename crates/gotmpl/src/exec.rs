@@ -234,7 +234,7 @@ pub(crate) fn execute(set: &Templates, name: &str, data: &Value) -> Result<Strin
         node: None,
     };
     st.run(&dot)?;
-    Ok(if set.strip_no_value {
+    Ok(if set.strip_no_value && st.out.contains("<no value>") {
         st.out.replace("<no value>", "")
     } else {
         st.out

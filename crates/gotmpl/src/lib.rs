@@ -53,6 +53,21 @@
 //! - Maps are shared and mutable ([`MapRef`]) like Go maps: Sprig's `set`, `unset`, `merge`
 //!   change them in place.
 //! - Ints and floats never compare equal across kinds (`eq 1 1.0` is an error, as in Go).
+//!
+//! # Conformance and what is missing
+//! `tests/cases/*.cases` (500+ templates) are rendered by Go's `text/template` + Sprig v3.3.0
+//! and by Helm v3.19's engine (`oracle/`, regenerate with `oracle/regen.sh`); every case must
+//! match byte for byte, error messages included. Known differences, none in the suite:
+//! - One integer type: `typeOf`/`%T`/`kindOf` say `int` where Sprig returns `int64` (math
+//!   functions), and Go's "expected int; got int64" argument errors cannot happen.
+//! - Strings are UTF-8: functions that make arbitrary bytes (`b64dec` of binary data,
+//!   `substr`/`trunc` cutting inside a character) replace invalid bytes with U+FFFD.
+//! - Regular expressions use the `regex` crate (RE2 syntax, like Go); the text of a syntax
+//!   error differs from Go's.
+//! - Dates: only UTC (`dateInZone` treats every zone as UTC, as Go does for unknown zones).
+//! - Certificates and keys are ECDSA P-256 (Sprig makes RSA 2048); `genPrivateKey "rsa"`,
+//!   `derivePassword`, `encryptAES`/`decryptAES` and `fromToml` are errors.
+//! - `toYamlPretty` is `toYaml`.
 
 mod error;
 mod exec;
