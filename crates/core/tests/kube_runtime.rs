@@ -354,44 +354,28 @@ async fn kube_lease_is_acquired_held_released_and_taken_over() -> anyhow::Result
     );
     // Renewing keeps it.
     assert_eq!(a.try_acquire_or_renew().await?, Attempt::Leader);
-    let leases: Api<Lease> = Api::namespaced(env.client(), ns.name());
-    let spec = leases
-        .get("ctl-leader-election")
-        .await?
-        .spec
-        .unwrap_or_default();
+    let spec = lease_spec(&env, ns.name(), "ctl-leader-election").await?;
     assert_eq!(spec.holder_identity.as_deref(), Some("a"));
     assert_eq!(spec.lease_duration_seconds, Some(15));
     assert_eq!(spec.lease_transitions, Some(0));
 
     // Release: the other candidate takes over at its next attempt, without waiting.
     a.release().await?;
-    let released = leases
-        .get("ctl-leader-election")
-        .await?
-        .spec
-        .unwrap_or_default();
+    let released = lease_spec(&env, ns.name(), "ctl-leader-election").await?;
     assert_eq!(released.holder_identity, None);
     assert_eq!(b.try_acquire_or_renew().await?, Attempt::Leader);
     assert_eq!(
         a.try_acquire_or_renew().await?,
         Attempt::Follower { holder: "b".into() }
     );
-    let spec = leases
-        .get("ctl-leader-election")
-        .await?
-        .spec
-        .unwrap_or_default();
+    let spec = lease_spec(&env, ns.name(), "ctl-leader-election").await?;
     assert_eq!(spec.holder_identity.as_deref(), Some("b"));
     assert_eq!(spec.lease_transitions, Some(1));
     // Releasing a lease one does not hold changes nothing.
     a.release().await?;
     assert_eq!(
-        leases
-            .get("ctl-leader-election")
+        lease_spec(&env, ns.name(), "ctl-leader-election")
             .await?
-            .spec
-            .unwrap_or_default()
             .holder_identity
             .as_deref(),
         Some("b")
@@ -414,12 +398,7 @@ async fn kube_expired_lease_is_taken_over_by_a_waiting_candidate() -> anyhow::Re
         short_election(ns.name(), "ctl-leader-election", "next"),
     );
     tokio::time::timeout(TIMEOUT, next.acquire()).await?;
-    let leases: Api<Lease> = Api::namespaced(env.client(), ns.name());
-    let spec = leases
-        .get("ctl-leader-election")
-        .await?
-        .spec
-        .unwrap_or_default();
+    let spec = lease_spec(&env, ns.name(), "ctl-leader-election").await?;
     assert_eq!(spec.holder_identity.as_deref(), Some("next"));
     assert_eq!(spec.lease_transitions, Some(1));
     Ok(())
