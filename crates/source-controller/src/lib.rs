@@ -1,0 +1,17 @@
+//! The source-controller: turns a Git repository into a verified, versioned artifact that other
+//! controllers download.
+//!
+//! ```text
+//!  GitRepository ──► git (resolve, fetch, checkout, verify) ──► sourceignore filter
+//!        │                                                           │
+//!        │                                                           ▼
+//!        └──── status.artifact {url, revision, digest} ◄── storage (pack, retention, GC)
+//!                                         │
+//!  kustomize-/helm-controller ──HTTP GET──┴──► server (files under --storage-path only)
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod git;
+pub mod server;
+pub mod sourceignore;
+pub mod storage;
