@@ -123,15 +123,20 @@ impl Rules {
     }
 }
 
+/// A malformed glob pattern (`filepath.ErrBadPattern`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("syntax error in pattern")]
+pub struct BadPattern;
+
 /// Go's `path/filepath.Match` on `/`-separated names: `*` and `?` never match `/`, `[...]`
 /// classes with ranges and `^` negation, `\` escapes. `Err` for a malformed pattern.
-pub fn glob_match(pattern: &str, name: &str) -> Result<bool, ()> {
+pub fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     match_from(&p, &n)
 }
 
-fn match_from(p: &[char], n: &[char]) -> Result<bool, ()> {
+fn match_from(p: &[char], n: &[char]) -> Result<bool, BadPattern> {
     let (mut pi, mut ni) = (0, 0);
     // Backtracking point for the last `*`.
     let mut star: Option<(usize, usize)> = None;
@@ -159,7 +164,7 @@ fn match_from(p: &[char], n: &[char]) -> Result<bool, ()> {
                     }
                 }
                 '\\' => {
-                    let c = *p.get(pi + 1).ok_or(())?;
+                    let c = *p.get(pi + 1).ok_or(BadPattern)?;
                     if ni < n.len() && n[ni] == c {
                         pi += 2;
                         ni += 1;
@@ -193,13 +198,13 @@ fn match_from(p: &[char], n: &[char]) -> Result<bool, ()> {
     }
 }
 
-fn validate(p: &[char]) -> Result<(), ()> {
+fn validate(p: &[char]) -> Result<(), BadPattern> {
     let mut i = 0;
     while i < p.len() {
         match p[i] {
             '\\' => {
                 if i + 1 >= p.len() {
-                    return Err(());
+                    return Err(BadPattern);
                 }
                 i += 2;
             }
@@ -215,7 +220,7 @@ fn validate(p: &[char]) -> Result<(), ()> {
 
 /// Matches the character class starting at `p[start] == '['` against `c`; returns whether it
 /// matched and the index after the class.
-fn class(p: &[char], start: usize, c: Option<char>) -> Result<(bool, usize), ()> {
+fn class(p: &[char], start: usize, c: Option<char>) -> Result<(bool, usize), BadPattern> {
     let mut i = start + 1;
     let negated = p.get(i) == Some(&'^');
     if negated {
@@ -224,7 +229,7 @@ fn class(p: &[char], start: usize, c: Option<char>) -> Result<(bool, usize), ()>
     let mut matched = false;
     let mut first = true;
     loop {
-        let ch = *p.get(i).ok_or(())?;
+        let ch = *p.get(i).ok_or(BadPattern)?;
         if ch == ']' && !first {
             i += 1;
             break;
@@ -232,7 +237,7 @@ fn class(p: &[char], start: usize, c: Option<char>) -> Result<(bool, usize), ()>
         first = false;
         let lo = if ch == '\\' {
             i += 1;
-            *p.get(i).ok_or(())?
+            *p.get(i).ok_or(BadPattern)?
         } else {
             ch
         };
@@ -242,13 +247,13 @@ fn class(p: &[char], start: usize, c: Option<char>) -> Result<(bool, usize), ()>
             i += 1;
             hi = if p[i] == '\\' {
                 i += 1;
-                *p.get(i).ok_or(())?
+                *p.get(i).ok_or(BadPattern)?
             } else {
                 p[i]
             };
             i += 1;
             if hi < lo {
-                return Err(());
+                return Err(BadPattern);
             }
         }
         if let Some(c) = c
