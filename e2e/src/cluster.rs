@@ -140,9 +140,15 @@ pub fn build(layout: &Layout) -> anyhow::Result<Built> {
     if layout.is_built() {
         return Ok(Built::Cached);
     }
-    let started = Instant::now();
     let bin = &layout.bin_dir;
     std::fs::create_dir_all(bin).with_context(|| format!("creating {}", bin.display()))?;
+    // One build at a time (several test processes may ask at once on a fresh machine); whoever
+    // waited finds the binaries built.
+    let _lock = lock_file(&bin.with_file_name("build.lock"))?;
+    if layout.is_built() {
+        return Ok(Built::Cached);
+    }
+    let started = Instant::now();
     let log_path = layout.build_log();
     let log = File::options()
         .create(true)
@@ -790,12 +796,16 @@ fn write_state(layout: &Layout, state: &State) -> anyhow::Result<()> {
 fn lock_state(layout: &Layout) -> anyhow::Result<File> {
     std::fs::create_dir_all(&layout.state_dir)
         .with_context(|| format!("creating {}", layout.state_dir.display()))?;
-    let path = layout.state_dir.join("lock");
+    lock_file(&layout.state_dir.join("lock"))
+}
+
+/// An exclusive `flock` on `path` (created if missing), held until the file is dropped.
+fn lock_file(path: &Path) -> anyhow::Result<File> {
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
     file.lock()
         .with_context(|| format!("locking {}", path.display()))?;
