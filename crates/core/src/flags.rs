@@ -103,11 +103,19 @@ impl Args {
     /// Errors when `--watch-all-namespaces=false` and the variable is unset, rather than
     /// silently watching everything.
     pub fn watch_namespace(&self) -> Result<Option<String>, FlagError> {
+        self.watch_namespace_in(std::env::var(RUNTIME_NAMESPACE_ENV).ok())
+    }
+
+    /// [`Args::watch_namespace`] given the value of `$RUNTIME_NAMESPACE`.
+    fn watch_namespace_in(
+        &self,
+        runtime_namespace: Option<String>,
+    ) -> Result<Option<String>, FlagError> {
         if self.watch_all_namespaces {
             return Ok(None);
         }
-        match std::env::var(RUNTIME_NAMESPACE_ENV) {
-            Ok(ns) if !ns.is_empty() => Ok(Some(ns)),
+        match runtime_namespace {
+            Some(ns) if !ns.is_empty() => Ok(Some(ns)),
             _ => Err(FlagError::MissingRuntimeNamespace),
         }
     }
@@ -445,6 +453,36 @@ mod tests {
             Duration::from_secs(120)
         );
         assert_eq!(cli.storage.artifact_retention_records, 5);
+    }
+
+    #[test]
+    fn watch_scope_follows_the_namespace_flags() {
+        let all = parse_cli(&[]).expect("parse").common;
+        assert_eq!(
+            all.watch_namespace_in(Some("flux-system".into())).ok(),
+            Some(None)
+        );
+        let one = parse_cli(&["--watch-all-namespaces=false"])
+            .expect("parse")
+            .common;
+        assert_eq!(
+            one.watch_namespace_in(Some("flux-system".into())).ok(),
+            Some(Some("flux-system".to_owned()))
+        );
+        for missing in [None, Some(String::new())] {
+            let err = one
+                .watch_namespace_in(missing)
+                .expect_err("needs the namespace");
+            assert!(err.to_string().contains(RUNTIME_NAMESPACE_ENV), "{err}");
+        }
+        assert_eq!(all.watcher_config().label_selector, None);
+        let sharded = parse_cli(&["--watch-label-selector=sharding.fluxcd.io/key=shard1"])
+            .expect("parse")
+            .common;
+        assert_eq!(
+            sharded.watcher_config().label_selector.as_deref(),
+            Some("sharding.fluxcd.io/key=shard1")
+        );
     }
 
     #[test]
