@@ -352,3 +352,63 @@ pub enum ValuesKind {
     /// A ConfigMap.
     ConfigMap,
 }
+
+/// Access to the status fields most Flux kinds share, so that runtime code (conditions,
+/// observed generation, reconcile requests) can be written once for every kind.
+pub trait FluxStatus {
+    /// The conditions, empty when none are set.
+    fn conditions(&self) -> &[Condition];
+    /// The conditions, for updating in place.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// `status.observedGeneration`.
+    fn observed_generation(&self) -> Option<i64>;
+    /// Sets `status.observedGeneration`.
+    fn set_observed_generation(&mut self, generation: i64);
+    /// `status.lastHandledReconcileAt`: the last reconcile request token handled.
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    /// Sets `status.lastHandledReconcileAt`.
+    fn set_last_handled_reconcile_at(&mut self, token: String);
+}
+
+/// Implements [`FluxStatus`] for status structs with the fields `conditions`,
+/// `observed_generation` and `last_handled_reconcile_at`.
+macro_rules! impl_flux_status {
+    ($($status:ty),+ $(,)?) => {$(
+        impl $crate::common::FluxStatus for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                self.conditions.as_deref().unwrap_or_default()
+            }
+            fn conditions_mut(
+                &mut self,
+            ) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+                self.conditions.get_or_insert_with(Vec::new)
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: i64) {
+                self.observed_generation = Some(generation);
+            }
+            fn last_handled_reconcile_at(&self) -> Option<&str> {
+                self.last_handled_reconcile_at.as_deref()
+            }
+            fn set_last_handled_reconcile_at(&mut self, token: String) {
+                self.last_handled_reconcile_at = Some(token);
+            }
+        }
+    )+};
+}
+
+impl_flux_status!(
+    crate::source::GitRepositoryStatus,
+    crate::source::OCIRepositoryStatus,
+    crate::source::HelmRepositoryStatus,
+    crate::source::HelmChartStatus,
+    crate::source::BucketStatus,
+    crate::kustomize::KustomizationStatus,
+    crate::helm::HelmReleaseStatus,
+    crate::image::ImageRepositoryStatus,
+    crate::image::ImagePolicyStatus,
+    crate::image::ImageUpdateAutomationStatus,
+    crate::notification::ReceiverStatus,
+);

@@ -1,15 +1,26 @@
 //! The Flux v2 API types served by Driftless: one module per API group, one file per kind,
-//! and [`common`] for what several kinds share. No I/O: controllers, the CLI and `cargo xtask
-//! crds` build on these types.
+//! and [`common`] for what several kinds share (artifact, references, inventory, conditions).
+//! No I/O: the controllers, the CLI and `cargo xtask crds` build on these types.
+//!
+//! How the kinds relate (arrows: "is read by"):
 //!
 //! ```text
-//! source.toolkit.fluxcd.io/v1        GitRepository ─┐
-//!                                                    ├─ status.artifact ──> Kustomization
-//! kustomize.toolkit.fluxcd.io/v1     Kustomization <─┘        (spec.sourceRef)
+//!  source (source.toolkit.fluxcd.io/v1)          appliers
+//!  GitRepository ─┐                                 (kustomize.toolkit.fluxcd.io/v1)
+//!  OCIRepository ─┼─ status.artifact ─────────────> Kustomization  (spec.sourceRef)
+//!  Bucket ────────┤                                 (helm.toolkit.fluxcd.io/v2)
+//!  ExternalArtifact ┘            ┌────────────────> HelmRelease    (spec.chartRef)
+//!  HelmRepository ─> HelmChart ──┘  HelmRelease.spec.chart creates a HelmChart
+//!
+//!  image.toolkit.fluxcd.io/v1: ImageRepository ─> ImagePolicy ─> ImageUpdateAutomation ─> Git
+//!  notification.toolkit.fluxcd.io: events ─> Alert ─> Provider;  webhook ─> Receiver
 //! ```
 //!
-//! The CRDs in `config/crd/bases` are generated from these types by [`crd_files`]; a test keeps
-//! them in sync.
+//! The CRDs in `config/crd/bases` are generated from these types ([`crd_files`], written by
+//! `cargo xtask crds`); tests keep the files in sync and compare them with Flux's CRDs.
+//! Schemas come from the derives (`#[kube(...)]`, `#[schemars(...)]`, `#[x_kube(validation)]`
+//! for CEL rules); the only post-processing is [`crds`] declaring the root `apiVersion`, `kind`
+//! and `metadata` properties.
 
 pub mod common;
 pub mod helm;

@@ -2,9 +2,14 @@
 //! field, and serialize back to the same document.
 
 use driftless_api::{
+    common::FluxStatus,
+    helm::{ChartSourceKind, HelmRelease, ServerSideApplyMode},
+    image::{ImagePolicy, ReflectionPolicy},
     kustomize::{Kustomization, KustomizationSourceKind},
-    source::{GitRepository, GitVerificationMode},
+    notification::{FluxKind, Provider, ProviderType, Receiver, ReceiverType},
+    source::{GitRepository, GitRepositoryStatus, GitVerificationMode},
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// Parses `yaml` as `T`, serializes it back, and checks that nothing was lost or added.
@@ -176,4 +181,198 @@ fn missing_required_field_is_an_error() {
     let bad = GIT_REPOSITORY.replace("  url: https://github.com/stefanprodan/podinfo\n", "");
     let err = serde_saphyr::from_str::<GitRepository>(&bad).expect_err("url is required");
     assert!(err.to_string().contains("url"), "{err}");
+}
+
+const HELM_RELEASE: &str = r#"
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: apps
+spec:
+  interval: 10m
+  releaseName: podinfo
+  chart:
+    spec:
+      chart: podinfo
+      version: "6.x"
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+        namespace: flux-system
+      interval: 1h
+  install:
+    crds: CreateReplace
+    remediation:
+      retries: 3
+  upgrade:
+    crds: CreateReplace
+    serverSideApply: auto
+    strategy:
+      name: RetryOnFailure
+      retryInterval: 2m
+  test:
+    enable: true
+  driftDetection:
+    mode: enabled
+    ignore:
+      - paths: ["/spec/replicas"]
+        target:
+          kind: Deployment
+  values:
+    replicaCount: 2
+    resources:
+      limits:
+        memory: 256Mi
+    ingress:
+      enabled: true
+      hosts:
+        - host: podinfo.example.com
+          paths: [{path: /, pathType: Prefix}]
+  valuesFrom:
+    - kind: ConfigMap
+      name: podinfo-values
+      valuesKey: values.yaml
+    - kind: Secret
+      name: podinfo-secret
+      targetPath: auth.token
+      optional: true
+  postRenderers:
+    - kustomize:
+        images:
+          - name: ghcr.io/stefanprodan/podinfo
+            digest: sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
+status:
+  observedGeneration: 2
+  history:
+    - name: podinfo
+      namespace: apps
+      version: 4
+      status: deployed
+      chartName: podinfo
+      chartVersion: 6.5.0
+      appVersion: 6.5.0
+      configDigest: sha256:aa
+      digest: sha256:bb
+      firstDeployed: "2026-01-01T00:00:00Z"
+      lastDeployed: "2026-01-02T00:00:00Z"
+      testHooks:
+        podinfo-grpc-test:
+          lastStarted: "2026-01-02T00:00:01Z"
+          lastCompleted: "2026-01-02T00:00:05Z"
+          phase: Succeeded
+"#;
+
+#[test]
+fn helm_release_round_trips_with_free_form_values() {
+    let hr: HelmRelease = roundtrip(HELM_RELEASE);
+    let chart = hr.spec.chart.as_ref().expect("chart template");
+    assert_eq!(chart.spec.source_ref.kind, ChartSourceKind::HelmRepository);
+    let values = hr.spec.values.as_ref().expect("values are kept");
+    assert_eq!(
+        values["ingress"]["hosts"][0]["paths"][0]["pathType"],
+        "Prefix"
+    );
+    assert_eq!(
+        hr.spec.upgrade.as_ref().and_then(|u| u.server_side_apply),
+        Some(ServerSideApplyMode::Auto)
+    );
+    let history = hr.status.and_then(|s| s.history).expect("history");
+    assert_eq!(history[0].version, 4);
+}
+
+const IMAGE_POLICY: &str = r#"
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: podinfo
+spec:
+  imageRepositoryRef:
+    name: podinfo
+  filterTags:
+    pattern: '^main-[a-f0-9]+-(?P<ts>[0-9]+)'
+    extract: '$ts'
+  policy:
+    numerical:
+      order: asc
+  digestReflectionPolicy: Always
+  interval: 10m
+status:
+  latestRef:
+    name: ghcr.io/stefanprodan/podinfo
+    tag: main-abc1234-1700000000
+"#;
+
+#[test]
+fn image_policy_round_trips() {
+    let policy: ImagePolicy = roundtrip(IMAGE_POLICY);
+    assert_eq!(
+        policy.spec.digest_reflection_policy,
+        Some(ReflectionPolicy::Always)
+    );
+    assert!(policy.spec.policy.numerical.is_some());
+}
+
+const RECEIVER: &str = r#"
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: github-receiver
+  namespace: flux-system
+spec:
+  type: github
+  events: ["ping", "push"]
+  secretRef:
+    name: webhook-token
+  resources:
+    - apiVersion: source.toolkit.fluxcd.io/v1
+      kind: GitRepository
+      name: "*"
+      matchLabels:
+        repo: podinfo
+    - kind: OCIRepository
+      name: podinfo
+status:
+  webhookPath: /hook/bed6d00b5555b1603e1f59b94d7fdbca58089cb5663633fb83f2815dc626d92b
+"#;
+
+const PROVIDER: &str = r#"
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: slack
+spec:
+  type: slack
+  channel: general
+  secretRef:
+    name: slack-url
+"#;
+
+#[test]
+fn notification_kinds_round_trip() {
+    let receiver: Receiver = roundtrip(RECEIVER);
+    assert_eq!(receiver.spec.type_, ReceiverType::Github);
+    assert_eq!(receiver.spec.resources[1].kind, FluxKind::OciRepository);
+    let provider: Provider = roundtrip(PROVIDER);
+    assert_eq!(provider.spec.type_, ProviderType::Slack);
+}
+
+#[test]
+fn flux_status_accessors_read_and_write_the_shared_fields() {
+    let mut status = GitRepositoryStatus::default();
+    assert!(status.conditions().is_empty());
+    status.conditions_mut().push(Condition {
+        type_: "Ready".into(),
+        status: "True".into(),
+        reason: "Succeeded".into(),
+        message: "stored artifact".into(),
+        last_transition_time: Time(Default::default()),
+        observed_generation: Some(7),
+    });
+    status.set_observed_generation(7);
+    status.set_last_handled_reconcile_at("2026-01-02T03:04:05Z".into());
+    let json = serde_json::to_value(&status).expect("status serializes");
+    assert_eq!(json["observedGeneration"], 7);
+    assert_eq!(json["lastHandledReconcileAt"], "2026-01-02T03:04:05Z");
+    assert_eq!(status.conditions().len(), 1);
 }
