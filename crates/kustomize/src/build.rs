@@ -22,6 +22,10 @@ use crate::vars;
 pub struct BuildOptions {
     /// Allow `resources` entries that name remote (git/HTTP) bases. Refused when false.
     pub allow_remote_bases: bool,
+    /// When set, no base, component or file may resolve outside this directory (a
+    /// controller passes the unpacked artifact's root here). kustomize's own rule — files
+    /// stay inside their kustomization's directory — applies in any case.
+    pub confine_to: Option<PathBuf>,
 }
 
 /// The file names kustomize recognises, in the order it looks for them.
@@ -270,6 +274,26 @@ fn string_map(k: &Kust, v: Option<&Value>, field: &str) -> Result<Map> {
 }
 
 impl Builder<'_> {
+    fn check_confined(&self, real: &Path) -> Result<()> {
+        match &self.options.confine_to {
+            Some(limit) => {
+                let limit = limit.canonicalize().map_err(|source| Error::Io {
+                    path: limit.clone(),
+                    source,
+                })?;
+                if real.starts_with(&limit) {
+                    Ok(())
+                } else {
+                    Err(Error::OutsideRoot {
+                        path: real.to_path_buf(),
+                        root: limit,
+                    })
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Builds the kustomization at `dir` into `acc`. A component works on its parent's `acc`;
     /// a base gets a fresh one that is appended to the parent's.
     fn accumulate(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
@@ -326,6 +350,7 @@ impl Builder<'_> {
                 path: path.clone(),
                 reason: "component directory not found".into(),
             })?;
+            self.check_confined(&real)?;
             self.accumulate(&real, acc, true)?;
         }
         for f in str_list(&k, "crds")? {
@@ -573,6 +598,7 @@ impl Builder<'_> {
             path: path.clone(),
             reason: e.to_string(),
         })?;
+        self.check_confined(&real)?;
         if real.is_dir() {
             if find_kustomization_file(&real).is_none() {
                 return Err(Error::NoKustomization { dir: real });

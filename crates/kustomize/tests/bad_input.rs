@@ -348,3 +348,28 @@ fn replacement_source_missing_fails() {
     );
     assert!(msg.contains("nope"), "{msg}");
 }
+
+#[test]
+fn confine_to_refuses_bases_outside_the_artifact_root() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(
+        tmp.path(),
+        &[
+            (
+                "artifact/app/kustomization.yaml",
+                "resources: [../../base]\n",
+            ),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            ("base/cm.yaml", CM),
+        ],
+    );
+    let options = BuildOptions {
+        confine_to: Some(tmp.path().join("artifact")),
+        ..BuildOptions::default()
+    };
+    let err = build(&tmp.path().join("artifact/app"), &options).expect_err("must fail");
+    assert!(matches!(err, Error::OutsideRoot { .. }), "{err:?}");
+    // Without the confinement kustomize's rule allows a base outside the kustomization.
+    let ok = build(&tmp.path().join("artifact/app"), &BuildOptions::default()).expect("builds");
+    assert_eq!(ok.len(), 1);
+}
