@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod git;
+pub mod reconcile;
 pub mod server;
 pub mod sourceignore;
 pub mod storage;

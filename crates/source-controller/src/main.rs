@@ -1,7 +1,99 @@
-//! The `source-controller` binary. The GitRepository reconciler is not wired yet; see the
-//! crate documentation for what the library provides.
+//! The `source-controller` binary: flags, storage, the artifact server and the GitRepository
+//! reconciler, inside the shared controller runtime.
 
-fn main() {
-    eprintln!("source-controller: the GitRepository reconciler is not implemented yet");
-    std::process::exit(2);
+use std::sync::Arc;
+
+use clap::Parser;
+use driftless_core::flags::{self, Args, ControllerDefaults, StorageArgs};
+use driftless_core::metrics::Metrics;
+use driftless_core::requeue::Requeue;
+use driftless_source_controller::git::Limits;
+use driftless_source_controller::reconcile::{self, Context};
+use driftless_source_controller::server;
+use driftless_source_controller::storage::{Retention, Storage};
+
+/// Flags: the shared ones, storage, and the checkout size limits.
+#[derive(Parser, Debug)]
+#[command(name = "source-controller", version)]
+struct Cli {
+    #[command(flatten)]
+    args: Args,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Largest file (bytes) a checkout may contain; larger files fail the reconcile.
+    #[arg(long, default_value_t = 256 << 20)]
+    max_file_size: u64,
+    /// Most bytes one Git fetch may download.
+    #[arg(long, default_value_t = 2 << 30)]
+    max_fetch_size: u64,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli: Cli = flags::parse(&ControllerDefaults {
+        concurrent: 2,
+        ..ControllerDefaults::default()
+    });
+    if let Err(e) = driftless_core::telemetry::init(&cli.args.log) {
+        eprintln!("source-controller: {e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = run(cli).await {
+        tracing::error!(error = %e, "source-controller failed");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let storage_path = if cli.storage.storage_path.is_empty() {
+        std::env::temp_dir().join("source-controller")
+    } else {
+        cli.storage.storage_path.clone().into()
+    };
+    let bind = flags::listen_addr(&cli.storage.storage_addr)?;
+    let advertised = if cli.storage.storage_adv_addr.is_empty() {
+        bind.clone().unwrap_or_else(|| "localhost:9090".to_owned())
+    } else {
+        cli.storage.storage_adv_addr.clone()
+    };
+    let storage = Arc::new(Storage::new(
+        storage_path,
+        advertised,
+        Retention {
+            records: usize::try_from(cli.storage.artifact_retention_records).unwrap_or(2),
+            ttl: cli.storage.artifact_retention_ttl.get(),
+        },
+    )?);
+    let limits = Limits {
+        max_fetch_bytes: cli.max_fetch_size,
+        max_file_size: cli.max_file_size,
+    };
+    let args = cli.args.clone();
+    driftless_core::runtime::run(
+        "source-controller",
+        &cli.args,
+        Metrics::new(),
+        move |rt| async move {
+            if let Some(addr) = bind {
+                let listener = tokio::net::TcpListener::bind(&addr).await?;
+                tracing::info!(%addr, "serving artifacts");
+                tokio::spawn(server::serve_until(
+                    listener,
+                    storage.clone(),
+                    rt.shutdown.wait_owned(),
+                ));
+            }
+            let config = args.watcher_config();
+            let ctx = Arc::new(Context {
+                requeue: Requeue::from_args(&args),
+                runtime: rt,
+                storage,
+                limits,
+            });
+            reconcile::run(ctx, config, args.concurrent).await;
+            Ok::<(), std::io::Error>(())
+        },
+    )
+    .await?;
+    Ok(())
 }

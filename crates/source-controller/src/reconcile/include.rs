@@ -1,0 +1,119 @@
+//! Step 3, include: copy other GitRepositories' artifacts (`fromPath` → `toPath`) into the
+//! checkout. The included artifact is read from this controller's own storage (its digest is
+//! checked first) and unpacked with the safe unpacker, so it cannot write outside the checkout.
+
+use std::path::{Component, Path};
+
+use driftless_api::source::gitrepository::GitRepository;
+use driftless_core::artifact::{Limits, unpack_file};
+use driftless_core::conditions::{reasons, types};
+use kube::{Api, ResourceExt as _};
+
+use super::{Context, Progress, StepError};
+
+fn unavailable(message: impl Into<String>) -> StepError {
+    StepError::new(
+        types::INCLUDE_UNAVAILABLE,
+        reasons::ARTIFACT_FAILED,
+        message,
+    )
+}
+
+/// A relative path with only normal components (no `..`, not absolute).
+fn safe_relative(p: &str) -> Option<&Path> {
+    let path = Path::new(p.trim_start_matches("./"));
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        .then_some(path)
+}
+
+pub(super) async fn run(
+    obj: &GitRepository,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<(), StepError> {
+    let includes = obj.spec.include.clone().unwrap_or_default();
+    if includes.is_empty() {
+        return Ok(());
+    }
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<GitRepository> = Api::namespaced(ctx.runtime.client.clone(), &ns);
+    let Some((dir, _)) = &progress.checkout else {
+        // Without a checkout (no-op path) there is nothing to copy into; the no-op path is
+        // never taken when includes exist, so this is only reached on an earlier failure.
+        return Ok(());
+    };
+    for include in includes {
+        let name = &include.repository.name;
+        let other = api
+            .get_opt(name)
+            .await
+            .map_err(|e| unavailable(format!("reading GitRepository '{ns}/{name}': {e}")))?
+            .ok_or_else(|| {
+                unavailable(format!("included GitRepository '{ns}/{name}' not found"))
+            })?;
+        let artifact = other
+            .status
+            .as_ref()
+            .and_then(|s| s.artifact.clone())
+            .ok_or_else(|| {
+                unavailable(format!(
+                    "included GitRepository '{ns}/{name}' has no artifact yet"
+                ))
+            })?;
+        if !ctx.storage.verify(&artifact.path, &artifact.digest) {
+            return Err(unavailable(format!(
+                "the artifact of '{ns}/{name}' is missing from storage or does not match its digest"
+            )));
+        }
+        let file = ctx.storage.resolve(&artifact.path).ok_or_else(|| {
+            unavailable(format!("the artifact of '{ns}/{name}' is not in storage"))
+        })?;
+        let from = include.from_path.as_deref().unwrap_or(".");
+        let to = include.to_path.as_deref().unwrap_or(name);
+        let (Some(from), Some(to)) = (safe_relative(from), safe_relative(to)) else {
+            return Err(unavailable(format!(
+                "include of '{name}': fromPath and toPath must be relative paths without '..'"
+            ))
+            .stalled());
+        };
+        let staging = tempfile::tempdir()
+            .map_err(|e| unavailable(format!("creating a temporary directory: {e}")))?;
+        let unpack_dir = staging.path().join("a");
+        unpack_file(&file, &unpack_dir, &Limits::default())
+            .map_err(|e| unavailable(format!("unpacking the artifact of '{name}': {e}")))?;
+        let source = unpack_dir.join(from);
+        let target = dir.path().join(to);
+        copy_tree(&source, &target).map_err(|e| {
+            unavailable(format!(
+                "copying '{name}' {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        })?;
+        progress.included.push(artifact);
+        let _ = other.name_any();
+    }
+    Ok(())
+}
+
+/// Copy regular files and directories (never links) from `src` to `dst`.
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(src)?;
+    if meta.is_file() {
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(src, dst)?;
+        return Ok(());
+    }
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dst)?;
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        copy_tree(&entry.path(), &dst.join(entry.file_name()))?;
+    }
+    Ok(())
+}

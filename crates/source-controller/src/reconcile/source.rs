@@ -1,0 +1,210 @@
+//! Step 2, source: credentials from Secrets, the cheap remote check, and — unless the remote
+//! revision is the stored one and nothing that shapes the artifact changed — fetch, checkout
+//! and signature verification.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use driftless_api::source::gitrepository::{GitProvider, GitRepository, GitVerificationMode};
+use driftless_core::conditions::{reasons, types};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, ResourceExt as _};
+
+use super::{Context, Progress, StepError};
+use crate::git::{
+    CheckoutOptions, Credentials, GitError, GitRef, ProxyConfig, RemoteSpec, TrustedKeys,
+    VerifyMode, fetch_and_checkout_async, resolve_async, verify_signatures,
+};
+
+/// Flux's default `spec.timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fetch_failed(reason: &'static str, message: impl Into<String>) -> StepError {
+    StepError::new(types::FETCH_FAILED, reason, message)
+}
+
+/// Map a Git failure to Flux's condition reason.
+fn git_step_error(err: GitError) -> StepError {
+    let message = err.to_string();
+    match err {
+        GitError::InvalidUrl { .. } => fetch_failed(reasons::URL_INVALID, message).stalled(),
+        GitError::InvalidRef(_) => fetch_failed(reasons::GIT_OPERATION_FAILED, message).stalled(),
+        GitError::InvalidSecret(_)
+        | GitError::AuthFailed { .. }
+        | GitError::UntrustedHost { .. } => fetch_failed(reasons::AUTHENTICATION_FAILED, message),
+        GitError::Unsupported(_) => fetch_failed(reasons::GIT_OPERATION_FAILED, message).stalled(),
+        GitError::Verification(_) => {
+            StepError::new(types::SOURCE_VERIFIED, reasons::VERIFICATION_ERROR, message)
+        }
+        _ => fetch_failed(reasons::GIT_OPERATION_FAILED, message),
+    }
+}
+
+async fn secret_data(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, StepError> {
+    let api: Api<Secret> = Api::namespaced(ctx.runtime.client.clone(), ns);
+    match api.get_opt(name).await {
+        Ok(Some(secret)) => Ok(secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()),
+        Ok(None) => Err(fetch_failed(
+            reasons::AUTHENTICATION_FAILED,
+            format!("secret '{ns}/{name}' not found"),
+        )),
+        Err(e) => Err(fetch_failed(
+            reasons::AUTHENTICATION_FAILED,
+            format!("reading secret '{ns}/{name}': {e}"),
+        )),
+    }
+}
+
+/// The `RemoteSpec` of `obj`: URL, credentials, proxy, timeout.
+async fn remote_spec(obj: &GitRepository, ctx: &Context) -> Result<RemoteSpec, StepError> {
+    let ns = obj.namespace().unwrap_or_default();
+    if matches!(
+        obj.spec.provider,
+        Some(GitProvider::Azure | GitProvider::Github | GitProvider::Aws)
+    ) || obj.spec.service_account_name.is_some()
+    {
+        return Err(fetch_failed(
+            reasons::AUTHENTICATION_FAILED,
+            "spec.provider other than 'generic' and spec.serviceAccountName are not supported yet",
+        )
+        .stalled());
+    }
+    let credentials = match &obj.spec.secret_ref {
+        Some(r) => Credentials::from_secret(&obj.spec.url, &secret_data(ctx, &ns, &r.name).await?)
+            .map_err(git_step_error)?,
+        None => Credentials::default(),
+    };
+    let proxy = match &obj.spec.proxy_secret_ref {
+        Some(r) => Some(
+            ProxyConfig::from_secret(&secret_data(ctx, &ns, &r.name).await?)
+                .map_err(git_step_error)?,
+        ),
+        None => None,
+    };
+    let timeout = match &obj.spec.timeout {
+        Some(t) => driftless_core::duration::parse(t).map_err(|e| {
+            fetch_failed(reasons::GIT_OPERATION_FAILED, format!("spec.timeout: {e}")).stalled()
+        })?,
+        None => DEFAULT_TIMEOUT,
+    };
+    Ok(RemoteSpec {
+        url: obj.spec.url.clone(),
+        credentials,
+        proxy,
+        timeout,
+    })
+}
+
+/// `spec.verify.mode` as the Git layer's enum, and as written in `status.sourceVerificationMode`.
+pub(super) fn verify_mode(obj: &GitRepository) -> Option<(VerifyMode, &'static str)> {
+    let verify = obj.spec.verify.as_ref()?;
+    Some(match verify.mode.unwrap_or_default() {
+        GitVerificationMode::Head | GitVerificationMode::HeadLegacy => (VerifyMode::Head, "HEAD"),
+        GitVerificationMode::Tag => (VerifyMode::Tag, "Tag"),
+        GitVerificationMode::TagAndHEAD => (VerifyMode::TagAndHead, "TagAndHEAD"),
+    })
+}
+
+/// Whether the fields that shape the artifact are what the current artifact was built with.
+fn artifact_config_unchanged(obj: &GitRepository) -> bool {
+    let Some(status) = &obj.status else {
+        return false;
+    };
+    let spec = &obj.spec;
+    status.observed_ignore == spec.ignore
+        && status.observed_recurse_submodules.unwrap_or(false)
+            == spec.recurse_submodules.unwrap_or(false)
+        && status.observed_sparse_checkout.clone().unwrap_or_default()
+            == spec.sparse_checkout.clone().unwrap_or_default()
+        && spec.include.as_ref().is_none_or(Vec::is_empty)
+        && status.source_verification_mode.as_deref() == verify_mode(obj).map(|(_, m)| m)
+}
+
+pub(super) async fn run(
+    obj: &GitRepository,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<(), StepError> {
+    let r = obj.spec.reference.clone().unwrap_or_default();
+    let reference = GitRef::from_spec(
+        r.branch.as_deref(),
+        r.tag.as_deref(),
+        r.semver.as_deref(),
+        r.name.as_deref(),
+        r.commit.as_deref(),
+    )
+    .map_err(git_step_error)?;
+    let remote = remote_spec(obj, ctx).await?;
+    let resolved = resolve_async(remote.clone(), reference)
+        .await
+        .map_err(git_step_error)?;
+
+    // The no-op path: same revision, same artifact configuration, artifact intact.
+    if let (Some(current), Some(revision)) = (&progress.current, resolved.revision())
+        && current.revision == revision.to_string()
+        && artifact_config_unchanged(obj)
+    {
+        tracing::debug!(%revision, "artifact up to date; no fetch");
+        if obj.spec.verify.is_some() {
+            progress.verified = obj
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| driftless_core::conditions::get(c, types::SOURCE_VERIFIED))
+                .filter(|c| c.status == "True")
+                .map(|c| c.message.clone());
+        }
+        return Ok(());
+    }
+
+    let dir = tempfile::tempdir().map_err(|e| {
+        StepError::new(
+            types::STORAGE_OPERATION_FAILED,
+            reasons::DIR_CREATION_FAILED,
+            format!("creating a temporary directory: {e}"),
+        )
+    })?;
+    let options = CheckoutOptions {
+        recurse_submodules: obj.spec.recurse_submodules.unwrap_or(false),
+        sparse_checkout: obj.spec.sparse_checkout.clone().unwrap_or_default(),
+        limits: ctx.limits,
+    };
+    let checked = fetch_and_checkout_async(remote, resolved, options, dir.path().to_owned())
+        .await
+        .map_err(git_step_error)?;
+
+    if let (Some((mode, _)), Some(verify)) = (verify_mode(obj), &obj.spec.verify) {
+        let ns = obj.namespace().unwrap_or_default();
+        let data = secret_data(ctx, &ns, &verify.secret_ref.name)
+            .await
+            .map_err(|e| {
+                StepError::new(
+                    types::SOURCE_VERIFIED,
+                    reasons::VERIFICATION_ERROR,
+                    e.message,
+                )
+            })?;
+        let values: Vec<(String, Vec<u8>)> = data.into_iter().collect();
+        let keys = TrustedKeys::parse(&values).map_err(git_step_error)?;
+        let message = verify_signatures(
+            dir.path(),
+            checked.commit,
+            checked.tag.as_deref(),
+            mode,
+            &keys,
+        )
+        .map_err(git_step_error)?;
+        progress.verified = Some(message);
+    }
+    progress.checkout = Some((dir, checked));
+    Ok(())
+}
