@@ -7,14 +7,31 @@
 //! exponential limiter: the n-th consecutive failure waits `min * 2^(n-1)`, capped at `max`; a
 //! success resets the count. Use [`Requeue`] from both `reconcile` and `error_policy`:
 //!
-//! ```ignore
-//! async fn reconcile(obj: Arc<GitRepository>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-//!     // ... work ...
-//!     Ok(ctx.requeue.success(&*obj, obj.spec.interval.get()))
+//! ```
+//! use driftless_core::{duration, requeue::Requeue};
+//! use k8s_openapi::api::core::v1::ConfigMap; // a Flux kind in a real controller
+//! use kube::runtime::controller::Action;
+//! use std::sync::Arc;
+//!
+//! struct Ctx { requeue: Requeue }
+//! #[derive(Debug)]
+//! struct Error;
+//!
+//! async fn reconcile(obj: Arc<ConfigMap>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+//!     // ... work; then come back at spec.interval ...
+//!     let interval = duration::parse("5m0s").map_err(|_| Error)?;
+//!     Ok(ctx.requeue.success(&*obj, interval))
 //! }
-//! fn error_policy(obj: Arc<GitRepository>, _err: &Error, ctx: Arc<Ctx>) -> Action {
+//!
+//! fn error_policy(obj: Arc<ConfigMap>, _err: &Error, ctx: Arc<Ctx>) -> Action {
 //!     ctx.requeue.failure(&*obj)
 //! }
+//!
+//! let ctx = Arc::new(Ctx { requeue: Requeue::default() });
+//! let obj = Arc::new(ConfigMap::default());
+//! // First failure: retry after 750ms; the next after 1.5s.
+//! assert_eq!(error_policy(obj.clone(), &Error, ctx.clone()), Action::requeue(std::time::Duration::from_millis(750)));
+//! assert_eq!(error_policy(obj, &Error, ctx), Action::requeue(std::time::Duration::from_millis(1500)));
 //! ```
 
 use crate::flags::Args;
