@@ -377,7 +377,7 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
     if !layout.is_built() {
         bail!(
             "the control plane is not built in {}: run `cargo xtask cluster build` (once; about \
-             30 minutes on 2 cores)",
+             13 CPU-minutes, up to 45 minutes on 2 busy cores)",
             layout.bin_dir.display()
         );
     }
