@@ -59,25 +59,64 @@ impl MapRef {
     }
     /// An independent copy, nested maps included.
     pub fn deep_copy(&self) -> MapRef {
+        self.deep_copy_at(0)
+    }
+
+    fn deep_copy_at(&self, depth: usize) -> MapRef {
+        if depth > MAX_NESTING {
+            return self.clone();
+        }
+        let entries = self.snapshot();
         MapRef::new(
-            self.read()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.deep_copy()))
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, v.deep_copy_at(depth + 1)))
                 .collect(),
         )
     }
 }
 
+/// How deep the recursive operations (`to_json`, `deep_copy`, equality) follow nested lists
+/// and maps. A template can make a map contain itself (`set $m "self" $m`, as in Go); past
+/// this depth the structure is treated as a cycle instead of overflowing the stack.
+const MAX_NESTING: usize = 200;
+
+thread_local! {
+    static DEBUG_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl fmt::Debug for MapRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.read().iter()).finish()
+        let depth = DEBUG_DEPTH.with(|d| d.get());
+        if depth > 32 {
+            return f.write_str("{...}");
+        }
+        DEBUG_DEPTH.with(|d| d.set(depth + 1));
+        let entries = self.snapshot();
+        let r = f.debug_map().entries(entries.iter()).finish();
+        DEBUG_DEPTH.with(|d| d.set(depth));
+        r
     }
 }
 
 impl PartialEq for MapRef {
     fn eq(&self, other: &MapRef) -> bool {
-        self.ptr_eq(other) || *self.read() == *other.read()
+        map_eq(self, other, 0)
     }
+}
+
+fn map_eq(a: &MapRef, b: &MapRef, depth: usize) -> bool {
+    if a.ptr_eq(b) {
+        return true;
+    }
+    if depth > MAX_NESTING {
+        return false;
+    }
+    let (x, y) = (a.snapshot(), b.snapshot());
+    x.len() == y.len()
+        && x.iter()
+            .zip(y.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && va.eq_at(vb, depth + 1))
 }
 
 /// A Go value as seen by a template.
@@ -158,9 +197,15 @@ impl Value {
 
     /// A copy that shares no map with `self` (Sprig's `deepCopy`).
     pub fn deep_copy(&self) -> Value {
+        self.deep_copy_at(0)
+    }
+
+    fn deep_copy_at(&self, depth: usize) -> Value {
         match self {
-            Value::Map(m) => Value::Map(m.deep_copy()),
-            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::Map(m.deep_copy_at(depth + 1)),
+            Value::List(l) if depth <= MAX_NESTING => {
+                Value::list(l.iter().map(|v| v.deep_copy_at(depth + 1)).collect())
+            }
             v => v.clone(),
         }
     }
@@ -185,7 +230,14 @@ impl Value {
     /// Converts to JSON (as Go's `encoding/json` would marshal it). `Bytes` become base64 like
     /// Go's `[]byte`; non-finite floats (which Go refuses to marshal) become `null`.
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_at(0)
+    }
+
+    fn to_json_at(&self, depth: usize) -> serde_json::Value {
         use base64::Engine as _;
+        if depth > MAX_NESTING {
+            return serde_json::Value::Null;
+        }
         match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
@@ -197,14 +249,16 @@ impl Value {
             Value::Bytes(b) => {
                 serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
             }
-            Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
+            Value::List(l) => {
+                serde_json::Value::Array(l.iter().map(|v| v.to_json_at(depth + 1)).collect())
+            }
             Value::Map(m) => serde_json::Value::Object(
-                m.read()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                m.snapshot()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.to_json_at(depth + 1)))
                     .collect(),
             ),
-            Value::Object(o) => o.to_value().to_json(),
+            Value::Object(o) => o.to_value().to_json_at(depth + 1),
         }
     }
 
@@ -294,6 +348,15 @@ impl fmt::Display for Value {
 impl PartialEq for Value {
     /// Deep equality as Go's `reflect.DeepEqual` sees it (an int never equals a float).
     fn eq(&self, other: &Value) -> bool {
+        self.eq_at(other, 0)
+    }
+}
+
+impl Value {
+    fn eq_at(&self, other: &Value, depth: usize) -> bool {
+        if depth > MAX_NESTING {
+            return false;
+        }
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
@@ -301,8 +364,10 @@ impl PartialEq for Value {
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,
-            (Value::List(a), Value::List(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.eq_at(y, depth + 1))
+            }
+            (Value::Map(a), Value::Map(b)) => map_eq(a, b, depth + 1),
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }

@@ -347,3 +347,17 @@ fn certificate_functions_make_pem() {
         .expect("parses");
     assert!(t.execute("s", &Value::Nil).is_err());
 }
+
+/// Go maps are references, so a template can make a map contain itself. Encoding, copying,
+/// comparing or printing it must end (Go's own printer would loop forever).
+#[test]
+fn self_containing_maps_do_not_crash() {
+    let mut t = Templates::helm();
+    t.parse(
+        "t",
+        r#"{{ $d := dict "a" 1 }}{{ $_ := set $d "self" $d }}{{ $c := deepCopy $d }}{{ len (toJson $d) | lt 0 }} {{ len (toYaml $d) | lt 0 }} {{ deepEqual $d $c }} {{ len (print $d) | lt 0 }} {{ has $d (list $c) }}"#,
+    )
+    .expect("parses");
+    let out = t.execute("t", &Value::Nil).expect("renders");
+    assert!(out.starts_with("true true "), "{out}");
+}

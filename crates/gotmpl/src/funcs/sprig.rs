@@ -1395,12 +1395,18 @@ fn path_ext(p: &str) -> String {
 
 /// Whether Go's `json.Marshal` would refuse the value (NaN or infinite floats).
 pub(crate) fn has_non_finite(v: &Value) -> bool {
-    match v {
-        Value::Float(f) => !f.is_finite(),
-        Value::List(l) => l.iter().any(has_non_finite),
-        Value::Map(m) => m.read().values().any(has_non_finite),
-        _ => false,
+    fn at(v: &Value, depth: usize) -> bool {
+        if depth > 200 {
+            return false;
+        }
+        match v {
+            Value::Float(f) => !f.is_finite(),
+            Value::List(l) => l.iter().any(|x| at(x, depth + 1)),
+            Value::Map(m) => m.snapshot().values().any(|x| at(x, depth + 1)),
+            _ => false,
+        }
     }
+    at(v, 0)
 }
 
 /// `json.Marshal`, or "" when it fails (Sprig and Helm swallow the error).
