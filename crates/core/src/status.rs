@@ -11,6 +11,10 @@
 //! controller echoes the token it handled into `status.lastHandledReconcileAt`.
 //! [`reconcile_trigger`] is the watch predicate that lets through exactly such changes
 //! (new generation, new token, deletion) and drops status-only updates.
+//!
+//! Objects also reconcile when something they reference changes (a source's new artifact →
+//! the Kustomizations that use it): [`referencing`] is the mapper for
+//! `Controller::watches`.
 
 use futures::Stream;
 use kube::{
@@ -18,7 +22,7 @@ use kube::{
     api::{Patch, PatchParams},
     runtime::{
         Controller, WatchStreamExt,
-        reflector::{self, Store},
+        reflector::{self, ObjectRef, Store},
         watcher,
     },
 };
@@ -91,6 +95,53 @@ where
     (reader, stream)
 }
 
+/// A reference from one object to another, e.g. a Kustomization's `spec.sourceRef`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The referenced kind, e.g. `GitRepository`.
+    pub kind: String,
+    /// Its namespace; `None` means the referring object's own namespace (Flux's rule).
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+/// The objects in `store` whose reference (read by `reference_of`) points at `target`.
+///
+/// Use it as the mapper of `Controller::watches` on the referenced kind, with the
+/// controller's own store:
+///
+/// ```ignore
+/// let store = controller.store();
+/// controller.watches(sources, wc, move |repo: GitRepository| {
+///     status::referencing(&store, &repo, |k: &Kustomization| Some(k.source_reference()))
+/// })
+/// ```
+pub fn referencing<K, T>(
+    store: &Store<K>,
+    target: &T,
+    reference_of: impl Fn(&K) -> Option<Reference>,
+) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone,
+    T: Resource<DynamicType = ()>,
+{
+    let kind = T::kind(&());
+    let target_ns = target.namespace();
+    let target_name = target.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|obj| {
+            reference_of(obj).is_some_and(|r| {
+                let ns = r.namespace.or_else(|| obj.namespace());
+                r.kind == kind && r.name == target_name && ns == target_ns
+            })
+        })
+        .map(|obj| ObjectRef::from_obj(&**obj))
+        .collect()
+}
+
 /// Applies `status` to the status subresource of `obj` by server-side apply as
 /// `field_manager`, forcing ownership of the fields it sets (the controller is the only
 /// writer of status). Returns the object as stored.
@@ -134,6 +185,88 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    /// A ConfigMap "referencing" a Secret through its data: `kind`, `name`, optional `namespace`.
+    fn referrer(ns: &str, name: &str, data: &[(&str, &str)]) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    fn secret(ns: &str, name: &str) -> k8s_openapi::api::core::v1::Secret {
+        k8s_openapi::api::core::v1::Secret {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn referencing_finds_the_objects_that_point_at_a_target() {
+        let (store, mut writer) = reflector::store::<ConfigMap>();
+        for cm in [
+            referrer("apps", "same-ns", &[("kind", "Secret"), ("name", "creds")]),
+            referrer(
+                "apps",
+                "explicit-ns",
+                &[("kind", "Secret"), ("name", "creds"), ("namespace", "apps")],
+            ),
+            referrer(
+                "other",
+                "cross-ns",
+                &[("kind", "Secret"), ("name", "creds"), ("namespace", "apps")],
+            ),
+            referrer(
+                "other",
+                "implicit-other-ns",
+                &[("kind", "Secret"), ("name", "creds")],
+            ),
+            referrer(
+                "apps",
+                "other-name",
+                &[("kind", "Secret"), ("name", "token")],
+            ),
+            referrer(
+                "apps",
+                "other-kind",
+                &[("kind", "ConfigMap"), ("name", "creds")],
+            ),
+            referrer("apps", "no-ref", &[]),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(cm));
+        }
+        let read = |cm: &ConfigMap| {
+            let data = cm.data.as_ref()?;
+            Some(Reference {
+                kind: data.get("kind")?.clone(),
+                namespace: data.get("namespace").cloned(),
+                name: data.get("name")?.clone(),
+            })
+        };
+        let mut found: Vec<String> = referencing(&store, &secret("apps", "creds"), read)
+            .into_iter()
+            .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            ["apps/explicit-ns", "apps/same-ns", "other/cross-ns"]
+        );
+        assert!(referencing(&store, &secret("nowhere", "creds"), read).is_empty());
     }
 
     #[test]
