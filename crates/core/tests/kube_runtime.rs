@@ -52,6 +52,9 @@ const MANAGER: &str = "core-test-controller";
 #[serde(rename_all = "camelCase")]
 pub struct WidgetSpec {
     interval: String,
+    /// A ConfigMap in the same namespace this widget depends on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config_ref: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
@@ -130,6 +133,7 @@ async fn create_widget(
         name,
         WidgetSpec {
             interval: "5m0s".into(),
+            config_ref: None,
         },
     );
     if let Some(t) = token {
@@ -707,5 +711,115 @@ async fn kube_controller_reconciles_on_request_token_and_echoes_it() -> anyhow::
             "reconciled twice for the same trigger: {seen:?}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn kube_a_referenced_object_change_reconciles_its_referrers() -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let (env, ns, api) = setup("core-watches").await?;
+    let config = |value: &str| ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("settings".into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("value".to_owned(), value.to_owned())])),
+        ..Default::default()
+    };
+    let configs: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
+    configs
+        .create(&PostParams::default(), &config("one"))
+        .await?;
+    let mut w = Widget::new(
+        "user",
+        WidgetSpec {
+            interval: "5m0s".into(),
+            config_ref: Some("settings".into()),
+        },
+    );
+    w.metadata.namespace = Some(ns.name().to_owned());
+    api.create(&PostParams::default(), &w).await?;
+    create_widget(&api, "bystander", None).await?;
+
+    // The reconciler copies the referenced ConfigMap's value into the Ready message.
+    let shutdown = Shutdown::new();
+    let controller = status::controller_for(api.clone(), watcher::Config::default());
+    let store = controller.store();
+    let (ctl_api, ctl_configs) = (api.clone(), configs.clone());
+    let ctl = controller
+        .watches(
+            configs.clone(),
+            watcher::Config::default(),
+            move |cm: ConfigMap| {
+                status::referencing(&store, &cm, |w: &Widget| {
+                    w.spec.config_ref.clone().map(|name| status::Reference {
+                        kind: "ConfigMap".into(),
+                        namespace: None,
+                        name,
+                    })
+                })
+            },
+        )
+        .graceful_shutdown_on(shutdown.wait_owned())
+        .run(
+            move |w: Arc<Widget>, _ctx: Arc<()>| {
+                let (api, configs) = (ctl_api.clone(), ctl_configs.clone());
+                async move {
+                    let value = match &w.spec.config_ref {
+                        Some(name) => configs
+                            .get(name)
+                            .await?
+                            .data
+                            .and_then(|d| d.get("value").cloned())
+                            .unwrap_or_default(),
+                        None => "no config".to_owned(),
+                    };
+                    let mut conds = w.status.clone().unwrap_or_default().conditions;
+                    conditions::mark_ready(
+                        &mut conds,
+                        reasons::SUCCEEDED,
+                        value,
+                        w.metadata.generation,
+                    );
+                    let st = WidgetStatus {
+                        observed_generation: w.metadata.generation,
+                        conditions: conds,
+                        last_handled_reconcile_at: None,
+                    };
+                    status::apply_status(&api, &*w, MANAGER, &st).await?;
+                    Ok::<_, TestError>(Action::await_change())
+                }
+            },
+            |_, _, _| Action::requeue(Duration::from_secs(1)),
+            Arc::new(()),
+        )
+        .for_each(|_| async {});
+    let ctl = tokio::spawn(ctl);
+
+    let ready_message = |w: &Widget| {
+        w.status
+            .as_ref()
+            .and_then(|s| conditions::get(&s.conditions, types::READY))
+            .map(|c| c.message.clone())
+    };
+    wait::wait_for(&api, "user", TIMEOUT, "read the config", |w| {
+        ready_message(w).as_deref() == Some("one")
+    })
+    .await?;
+    wait::wait_for(&api, "bystander", TIMEOUT, "be Ready", |w| {
+        ready_message(w).is_some()
+    })
+    .await?;
+    let patch = serde_json::json!({"data": {"value": "two"}});
+    configs
+        .patch("settings", &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    // Only the ConfigMap changed, not the widget: the watch mapping must bring it back.
+    wait::wait_for(&api, "user", TIMEOUT, "see the new config", |w| {
+        ready_message(w).as_deref() == Some("two")
+    })
+    .await?;
+    shutdown.trigger();
+    tokio::time::timeout(TIMEOUT, ctl).await??;
     Ok(())
 }
