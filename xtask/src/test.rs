@@ -42,7 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     {
         cmd.arg("--workspace");
     }
-    cmd.args(cargo_args).arg("--").args(test_args);
+    // Every failure in one run (CI shows them all), not just the first failing test binary.
+    cmd.arg("--no-fail-fast")
+        .args(cargo_args)
+        .arg("--")
+        .args(test_args);
     if !test_args.iter().any(|a| a.starts_with("--test-threads")) {
         cmd.arg(format!("--test-threads={TEST_THREADS}"));
     }
