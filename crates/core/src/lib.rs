@@ -16,6 +16,7 @@
 //! | [`events`] | Kubernetes Events on state changes |
 //! | [`requeue`] | interval jitter, failure backoff |
 //! | [`artifact`], [`semver`] | artifacts, Masterminds semver constraints |
+//! | [`apply`], [`health`] | server-side apply of object sets, inventory, prune; kstatus health |
 //!
 //! A controller's `main` is short:
 //!
@@ -62,6 +63,7 @@
 //!         rt.readiness.wait_for({ let s = controller.store(); async move { let _ = s.wait_until_ready().await; } });
 //!         let ctx = Arc::new(Ctx { requeue: Requeue::from_args(&args) });
 //!         controller
+//!             .with_config(args.controller_config()) // --concurrent
 //!             .graceful_shutdown_on(rt.shutdown.wait_owned())
 //!             .run(reconcile, error_policy, ctx)
 //!             .for_each(|_| async {})
@@ -75,16 +77,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod apply;
 pub mod artifact;
 pub mod conditions;
 pub mod duration;
 pub mod events;
 pub mod flags;
+pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod requeue;
 pub mod runtime;
-pub mod semver;
+pub use driftless_semver as semver;
 pub mod serve;
 pub mod status;
 pub mod telemetry;
