@@ -130,6 +130,12 @@ impl Args {
         }
     }
 
+    /// The `kube::runtime::Controller` config implied by `--concurrent` (pass it to
+    /// `Controller::with_config`; kube-runtime's own default would be unbounded).
+    pub fn controller_config(&self) -> kube::runtime::controller::Config {
+        kube::runtime::controller::Config::default().concurrency(self.concurrent)
+    }
+
     /// `--default-service-account`, `None` when unset.
     pub fn default_service_account(&self) -> Option<&str> {
         Some(self.default_service_account.as_str()).filter(|s| !s.is_empty())
@@ -483,6 +489,14 @@ mod tests {
             sharded.watcher_config().label_selector.as_deref(),
             Some("sharding.fluxcd.io/key=shard1")
         );
+    }
+
+    #[test]
+    fn concurrent_becomes_the_controller_concurrency() {
+        let args = parse_cli(&["--concurrent=7"]).expect("parse").common;
+        // kube-runtime's Config keeps its fields private; its Debug output shows them.
+        let shown = format!("{:?}", args.controller_config());
+        assert!(shown.contains("concurrency: 7"), "{shown}");
     }
 
     #[test]
