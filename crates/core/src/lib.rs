@@ -16,7 +16,6 @@
 //! | [`events`] | Kubernetes Events on state changes |
 //! | [`requeue`] | interval jitter, failure backoff |
 //! | [`artifact`], [`semver`] | artifacts, Masterminds semver constraints |
-//! | [`apply`], [`health`] | server-side apply of object sets, inventory, prune; kstatus health |
 //!
 //! A controller's `main` is short:
 //!
@@ -77,18 +76,16 @@
 
 #![forbid(unsafe_code)]
 
-pub mod apply;
 pub mod artifact;
 pub mod conditions;
 pub mod duration;
 pub mod events;
 pub mod flags;
-pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod requeue;
 pub mod runtime;
-pub use driftless_semver as semver;
+pub mod semver;
 pub mod serve;
 pub mod status;
 pub mod telemetry;
