@@ -122,8 +122,9 @@ impl GitServer {
             .build()?;
 
         let (ca_pem, tls) = generate_tls()?;
-        let http = runtime.block_on(serve_http(repos.clone(), None))?;
-        let https = runtime.block_on(serve_http(repos.clone(), Some(tls)))?;
+        // Not `block_on`: the caller may itself be inside a runtime (a `#[tokio::test]`).
+        let http = on_runtime(&runtime, serve_http(repos.clone(), None))?;
+        let https = on_runtime(&runtime, serve_http(repos.clone(), Some(tls)))?;
 
         let (sshd, ssh_port, host_key_line) = start_sshd(dir.path())?;
         let ssh_user = current_user()?;
@@ -467,6 +468,19 @@ impl Repo<'_> {
         self.git(&["push", "--quiet", "origin", &format!(":{refname}")])
             .map(drop)
     }
+}
+
+/// Run `fut` on the fixture's runtime and wait for its result from any thread.
+fn on_runtime<T: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .map_err(|_| anyhow!("the git server runtime stopped during start"))?
 }
 
 // ---------------------------------------------------------------------------------------------
