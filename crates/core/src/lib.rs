@@ -16,6 +16,7 @@
 //! | [`events`] | Kubernetes Events on state changes |
 //! | [`requeue`] | interval jitter, failure backoff |
 //! | [`artifact`], [`semver`] | artifacts, Masterminds semver constraints |
+//! | [`apply`], [`health`] | server-side apply of object sets, inventory, prune; kstatus health |
 //!
 //! A controller's `main` is short:
 //!
@@ -76,16 +77,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod apply;
 pub mod artifact;
 pub mod conditions;
 pub mod duration;
 pub mod events;
 pub mod flags;
+pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod requeue;
 pub mod runtime;
-pub mod semver;
+pub use driftless_semver as semver;
 pub mod serve;
 pub mod status;
 pub mod telemetry;
