@@ -311,6 +311,7 @@ pub struct HealthCheckExpr {
 /// Cloud platforms whose workload identity a source can use instead of a Secret.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum CloudProvider {
     /// No platform identity; credentials come from `secretRef`.
     #[default]
@@ -326,6 +327,7 @@ pub enum CloudProvider {
 /// Signature verification tools for OCI artifacts and Helm charts.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum VerificationProvider {
     /// Sigstore cosign.
     #[default]
@@ -345,6 +347,7 @@ pub struct OidcIdentityMatch {
 
 /// Kinds that can hold values or variables.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ValuesKind {
     /// A Secret.
     #[default]
@@ -412,3 +415,11 @@ impl_flux_status!(
     crate::image::ImageUpdateAutomationStatus,
     crate::notification::ReceiverStatus,
 );
+
+/// Drops an enum type's own description from its schema, so that a field of that type keeps
+/// the field's description in the CRD. Without it, kube's rewrite of `Option<Enum>` fields
+/// replaces the field's description with the enum's (`kubectl explain` would show the type's
+/// doc instead of the field's).
+pub fn keep_field_description(schema: &mut Schema) {
+    schema.remove("description");
+}

@@ -151,6 +151,7 @@ pub struct HelmCrossNamespaceReference<K> {
 
 /// Kinds `spec.chartRef` accepts.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ChartRefKind {
     /// An OCI artifact holding a chart.
     #[serde(rename = "OCIRepository")]
@@ -164,6 +165,7 @@ pub enum ChartRefKind {
 
 /// Kinds the chart template's source can be.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ChartSourceKind {
     /// A chart repository.
     #[default]
@@ -242,6 +244,7 @@ pub struct DriftDetection {
 /// Drift detection modes.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum DriftDetectionMode {
     /// Detect and correct drift.
     Enabled,
@@ -254,6 +257,7 @@ pub enum DriftDetectionMode {
 
 /// How CRDs of a chart's `crds/` directory are handled.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum CRDsPolicy {
     /// Leave CRDs alone.
     Skip,
@@ -294,6 +298,7 @@ pub struct UpgradeStrategy {
 
 /// Failure strategies of install and upgrade.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ActionStrategyName {
     /// Remediate (rollback or uninstall) per the remediation settings.
     #[default]
@@ -423,6 +428,7 @@ pub struct Upgrade {
 
 /// Handling of a chart name change on upgrade.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ChartNameChangeStrategy {
     /// Upgrade the existing release.
     #[default]
@@ -434,6 +440,7 @@ pub enum ChartNameChangeStrategy {
 /// Server-side apply modes of upgrade and rollback.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ServerSideApplyMode {
     /// Always use server-side apply.
     Enabled,
@@ -465,6 +472,7 @@ pub struct UpgradeRemediation {
 /// Remediation actions after a failed upgrade.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum RemediationStrategy {
     /// Roll back to the previous release.
     #[default]
@@ -560,6 +568,7 @@ pub struct Uninstall {
 /// Kubernetes deletion propagation policies.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum DeletionPropagation {
     /// Delete dependents in the background.
     #[default]
@@ -580,6 +589,7 @@ pub struct WaitStrategy {
 /// Wait implementations.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum WaitStrategyName {
     /// kstatus polling.
     #[default]
@@ -638,6 +648,7 @@ pub struct KustomizePostRenderer {
 /// Whether post-renderers apply to hooks.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum PostRenderStrategy {
     /// Post-render the manifests only, not hooks.
     #[default]
@@ -651,6 +662,7 @@ pub enum PostRenderStrategy {
 /// Helm actions recorded as the last attempted one.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ReleaseAction {
     /// helm install.
     Install,

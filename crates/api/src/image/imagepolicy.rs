@@ -103,6 +103,7 @@ pub struct NumericalPolicy {
 /// Sort direction of a policy.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum SortOrder {
     /// Ascending.
     #[default]
@@ -124,6 +125,7 @@ pub struct TagFilter {
 
 /// When the digest of the chosen tag is recorded.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ReflectionPolicy {
     /// Look it up at every `interval`.
     Always,

@@ -79,6 +79,7 @@ pub struct AutomationSourceReference {
 
 /// Kinds an automation can update.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum AutomationSourceKind {
     /// A Git repository.
     #[default]
@@ -147,6 +148,7 @@ pub struct SigningKey {
 /// Kinds of commit signing keys.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum SigningKeyType {
     /// OpenPGP key.
     #[default]
@@ -183,6 +185,7 @@ pub struct UpdateStrategy {
 
 /// Update mechanisms.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum UpdateStrategyName {
     /// Replace values marked with `# {"$imagepolicy": "<namespace>:<name>[:tag|:name|:digest]"}`.
     #[default]

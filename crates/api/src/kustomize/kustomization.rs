@@ -127,6 +127,7 @@ pub struct KustomizationSpec {
 
 /// Kinds a Kustomization can take its source from.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum KustomizationSourceKind {
     /// source.toolkit.fluxcd.io OCIRepository.
     #[serde(rename = "OCIRepository")]
@@ -142,6 +143,7 @@ pub enum KustomizationSourceKind {
 
 /// What happens to applied objects when a Kustomization is deleted.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum DeletionPolicy {
     /// Delete when `prune` is true, orphan otherwise.
     #[default]
@@ -157,6 +159,7 @@ pub enum DeletionPolicy {
 /// Kustomize build metadata that can be added to objects.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum BuildMetadata {
     /// Annotate objects with the file they came from.
     OriginAnnotations,
@@ -181,6 +184,7 @@ pub struct Decryption {
 /// Decryption providers.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum DecryptionProvider {
     /// Mozilla SOPS.
     #[default]
@@ -205,6 +209,7 @@ pub struct PostBuild {
 
 /// When post-build substitution runs.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum SubstituteStrategy {
     /// Only when at least one variable is defined.
     #[default]

@@ -56,6 +56,7 @@ pub struct AlertSpec {
 /// Event severities an Alert can filter on.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum EventSeverity {
     /// Informational and error events.
     #[default]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// Flux kinds that emit events or can be reconciled on request.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum FluxKind {
     /// source.toolkit.fluxcd.io Bucket.
     Bucket,

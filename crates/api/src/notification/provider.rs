@@ -79,6 +79,7 @@ pub struct ProviderSpec {
 /// Services a Provider can deliver to.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ProviderType {
     /// Slack.
     Slack,

@@ -76,6 +76,7 @@ pub struct ReceiverSpec {
 /// Webhook senders a Receiver understands.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ReceiverType {
     /// Any POST with the token in the path.
     #[default]

@@ -100,6 +100,7 @@ pub struct BucketSpec {
 /// Storage APIs a Bucket can read.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum BucketProvider {
     /// Any S3-compatible API (MinIO, ...), static credentials.
     #[default]
@@ -132,6 +133,7 @@ pub struct BucketSTSSpec {
 /// Kinds of security token services.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum BucketSTSProvider {
     /// AWS STS.
     #[default]

@@ -89,6 +89,7 @@ pub struct GitRepositorySpec {
 /// How a GitRepository authenticates to its host.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum GitProvider {
     /// Credentials from `secretRef`.
     #[default]
@@ -135,6 +136,7 @@ pub struct GitRepositoryVerification {
 
 /// Which Git object's signature is verified.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum GitVerificationMode {
     /// Lower-case spelling of `HEAD`, kept for compatibility.
     #[serde(rename = "head")]

@@ -88,6 +88,7 @@ pub struct LocalHelmChartSourceReference {
 
 /// Kinds a chart can come from.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum HelmChartSourceKind {
     /// A chart repository (HTTP index or OCI registry).
     #[default]
@@ -100,6 +101,7 @@ pub enum HelmChartSourceKind {
 
 /// When a chart built from source gets a new artifact.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum ReconcileStrategy {
     /// When the chart's version changes.
     #[default]

@@ -77,6 +77,7 @@ pub struct HelmRepositorySpec {
 /// The two kinds of Helm repositories.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum HelmRepositoryType {
     /// An HTTP server with an `index.yaml`.
     #[default]

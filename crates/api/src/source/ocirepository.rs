@@ -113,6 +113,7 @@ pub struct OCILayerSelector {
 /// What is done with the selected layer.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(transform = crate::common::keep_field_description)]
 pub enum OCILayerOperation {
     /// Untar the layer into the artifact.
     #[default]
