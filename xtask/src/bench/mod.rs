@@ -2,6 +2,7 @@
 //! tool on the same input in the same run. One module per benchmark.
 
 mod helm;
+mod kustomize;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,6 +13,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     #[allow(clippy::match_single_binding)] // Arms are added as benchmarks land.
     match args.name.as_str() {
+        "kustomize" => kustomize::run(),
         "helm" => helm::run(),
         other => anyhow::bail!("cargo xtask bench {other}: no such benchmark yet"),
     }
