@@ -607,12 +607,24 @@ pub async fn status(layout: &Layout) -> anyhow::Result<Status> {
 
 /// The kube client of a kubeconfig file (its current context).
 pub async fn client_for(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    install_crypto_provider();
     let config = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading {}", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
         .await
         .with_context(|| format!("loading {}", kubeconfig.display()))?;
     kube::Client::try_from(config).context("building the kube client")
+}
+
+/// Chooses rustls's ring provider for the process. A `cargo test --workspace` build unifies
+/// features across crates, and when some crate enables rustls's aws-lc-rs too, rustls can no
+/// longer pick a default and panics on the first TLS connection.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// True when the API server behind `kubeconfig` answers `GET /readyz` with `ok`.
