@@ -123,6 +123,10 @@ pub async fn reconcile(obj: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Act
     let started = Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<GitRepository> = Api::namespaced(ctx.runtime.client.clone(), &ns);
+    // Adding the finalizer changes neither the generation nor the request token, so the
+    // filtered watch would not bring the object back: come back at once ourselves.
+    let adding_finalizer = obj.metadata.deletion_timestamp.is_none()
+        && !obj.finalizers().iter().any(|f| f == FINALIZER);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             FinalizerEvent::Apply(obj) => apply(&obj, &ctx, &api).await,
@@ -138,6 +142,11 @@ pub async fn reconcile(obj: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Act
     })
     .await;
     tracing::debug!(took = ?started.elapsed(), "reconciled");
+    let result = if adding_finalizer {
+        result.map(|_| Action::requeue(Duration::from_millis(10)))
+    } else {
+        result
+    };
     result.map_err(|e| match e {
         kube::runtime::finalizer::Error::ApplyFailed(e)
         | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
