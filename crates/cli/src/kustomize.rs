@@ -24,6 +24,10 @@ struct BuildArgs {
     /// Allow remote bases (git/http URLs) in `resources`. Refused by default.
     #[arg(long)]
     allow_remote_bases: bool,
+    /// Refuse bases, components and files outside this directory (what a controller does
+    /// with an artifact's root). By default only kustomize's own rule applies.
+    #[arg(long, value_name = "DIR")]
+    confine_to: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -35,6 +39,7 @@ pub fn run(args: Args) -> ExitCode {
 fn run_build(args: BuildArgs) -> ExitCode {
     let options = driftless_kustomize::BuildOptions {
         allow_remote_bases: args.allow_remote_bases,
+        confine_to: args.confine_to,
     };
     let resources = match driftless_kustomize::build(&args.dir, &options) {
         Ok(resources) => resources,
