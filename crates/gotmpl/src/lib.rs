@@ -74,7 +74,6 @@ mod exec;
 pub mod format;
 mod funcs;
 mod parse;
-pub mod semver;
 mod toml;
 mod value;
 pub mod yaml;

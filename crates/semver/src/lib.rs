@@ -29,6 +29,10 @@
 //!   Masterminds documents this difference from npm on purpose; we follow Masterminds.
 //!
 //! An empty constraint string is an error (as with `NewConstraint`); use `*` for "any release".
+//!
+//! A crate of its own, with no dependency on Kubernetes, so that the pure engines (the Go
+//! template engine's Sprig functions, Helm's chart dependencies and `kubeVersion`) and the
+//! controllers (through `driftless_core::semver`) share one implementation.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -758,6 +762,15 @@ fn parse_comparator(word: &str) -> Result<Comparator, String> {
         version: Version::numbers(nums[0], nums[1], nums[2], pre),
         wild,
     })
+}
+
+/// Whether `version` satisfies `constraint`; false when either does not parse. This is Helm's
+/// `IsCompatibleRange`, used for chart dependencies and `kubeVersion`.
+pub fn is_compatible_range(constraint: &str, version: &str) -> bool {
+    match (Constraint::parse(constraint), Version::parse(version)) {
+        (Ok(c), Ok(v)) => c.matches(&v),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

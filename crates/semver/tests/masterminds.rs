@@ -2,7 +2,7 @@
 //! its own test tables record (each row is a fact about upstream: constraint, version,
 //! whether it matches).
 
-use driftless_core::semver::{Constraint, Error, Version, latest_matching};
+use driftless_semver::{Constraint, Error, Version, latest_matching};
 
 fn check(rows: &[(&str, &str, bool)]) {
     let mut failures = Vec::new();

@@ -338,7 +338,7 @@ fn round_duration(d: i128) -> String {
 /// A Masterminds `*semver.Version`.
 #[derive(Debug)]
 struct SemverObj {
-    v: crate::semver::Version,
+    v: driftless_semver::Version,
     original: String,
 }
 
@@ -348,26 +348,17 @@ impl Object for SemverObj {
     }
     fn field(&self, name: &str) -> Option<Value> {
         match name {
-            "Major" => Some(Value::Int(self.v.major as i64)),
-            "Minor" => Some(Value::Int(self.v.minor as i64)),
-            "Patch" => Some(Value::Int(self.v.patch as i64)),
-            "Prerelease" => Some(Value::str(&self.v.pre)),
-            "Metadata" => Some(Value::str(&self.v.build)),
+            "Major" => Some(Value::Int(self.v.major() as i64)),
+            "Minor" => Some(Value::Int(self.v.minor() as i64)),
+            "Patch" => Some(Value::Int(self.v.patch() as i64)),
+            "Prerelease" => Some(Value::str(self.v.pre_release())),
+            "Metadata" => Some(Value::str(self.v.build())),
             "Original" => Some(Value::str(&self.original)),
             _ => None,
         }
     }
     fn display(&self) -> Option<String> {
-        let mut s = format!("{}.{}.{}", self.v.major, self.v.minor, self.v.patch);
-        if !self.v.pre.is_empty() {
-            s.push('-');
-            s.push_str(&self.v.pre);
-        }
-        if !self.v.build.is_empty() {
-            s.push('+');
-            s.push_str(&self.v.build);
-        }
-        Some(s)
+        Some(self.v.to_string())
     }
     fn to_value(&self) -> Value {
         Value::str(self.display().unwrap_or_default())
@@ -440,19 +431,19 @@ pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
         to_date(s(&a, 0), s(&a, 1), true)
     });
     add("semver", "S", |_, a| {
-        let v = crate::semver::Version::parse(s(&a, 0))
-            .ok_or_else(|| FuncError::from("Invalid Semantic Version"))?;
+        let v = driftless_semver::Version::parse(s(&a, 0))
+            .map_err(|_| FuncError::from("Invalid Semantic Version"))?;
         Ok(Value::Object(Arc::new(SemverObj {
             v,
             original: s(&a, 0).to_string(),
         })))
     });
     add("semverCompare", "S S", |_, a| {
-        let c = crate::semver::Constraint::parse(s(&a, 0))
-            .ok_or_else(|| FuncError::from(format!("improper constraint: {}", s(&a, 0))))?;
-        let v = crate::semver::Version::parse(s(&a, 1))
-            .ok_or_else(|| FuncError::from("Invalid Semantic Version"))?;
-        Ok(Value::Bool(c.check(&v)))
+        let c = driftless_semver::Constraint::parse(s(&a, 0))
+            .map_err(|_| FuncError::from(format!("improper constraint: {}", s(&a, 0))))?;
+        let v = driftless_semver::Version::parse(s(&a, 1))
+            .map_err(|_| FuncError::from("Invalid Semantic Version"))?;
+        Ok(Value::Bool(c.matches(&v)))
     });
     add("bcrypt", "S", |_, a| Ok(Value::str(bcrypt_hash(s(&a, 0))?)));
     add("htpasswd", "S S", |_, a| {
