@@ -80,28 +80,17 @@ fn unreachable_revision() -> Revision {
     Revision::parse("sha1:0000000000000000000000000000000000000000").unwrap()
 }
 
-/// The tag among `tags` with the highest version satisfying `constraint` (Masterminds dialect).
-/// Tags that are not versions are skipped, as Flux does.
+/// The tag among `tags` with the highest version satisfying `constraint` (Masterminds dialect),
+/// chosen by the one shared implementation of Flux's rule (`driftless_core::semver`): tags that
+/// are not complete versions are skipped.
 pub fn select_semver_tag<'a>(
     constraint: &str,
     tags: impl IntoIterator<Item = &'a str>,
 ) -> Result<Option<&'a str>, GitError> {
-    let constraint = driftless_core::semver::Constraint::parse(constraint).map_err(|e| {
+    let parsed = driftless_core::semver::Constraint::parse(constraint).map_err(|e| {
         GitError::InvalidRef(format!("semver constraint {constraint:?} is invalid: {e}"))
     })?;
-    let mut best: Option<(driftless_core::semver::Version, &str)> = None;
-    for tag in tags {
-        let Ok(version) = driftless_core::semver::Version::parse(tag) else {
-            continue;
-        };
-        if !constraint.matches(&version) {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(b, _)| version > *b) {
-            best = Some((version, tag));
-        }
-    }
-    Ok(best.map(|(_, tag)| tag))
+    Ok(driftless_core::semver::latest_matching(&parsed, tags).map(|(tag, _)| tag))
 }
 
 #[cfg(test)]
@@ -166,7 +155,14 @@ mod tests {
 
     #[test]
     fn semver_picks_highest_match_and_skips_non_versions() {
-        let tags = ["v1.0.0", "v1.2.0", "v2.0.0", "latest", "v1.3.0-rc.1"];
+        let tags = [
+            "v1.0.0",
+            "v1.2.0",
+            "v2.0.0",
+            "latest",
+            "v1.3.0-rc.1",
+            "v1.4",
+        ];
         assert_eq!(
             select_semver_tag("~1", tags).expect("valid"),
             Some("v1.2.0")
