@@ -671,14 +671,33 @@ impl Builder<'_> {
                 Ok(())
             }
             ("replace", Some(i)) => {
+                // The content is replaced; the existing object's metadata (name, namespace,
+                // labels, annotations) stays, with the generator's labels/annotations on top.
                 let e = &mut acc.resources[i];
-                let name = e.name().to_string();
-                let ns = e.namespace().to_string();
-                e.obj = r.obj.clone();
-                e.metadata_mut().insert("name", name.into());
-                if !ns.is_empty() {
-                    e.metadata_mut().insert("namespace", ns.into());
+                let old_meta = e
+                    .obj
+                    .get("metadata")
+                    .cloned()
+                    .unwrap_or_else(Value::new_map);
+                let mut obj = r.obj.clone();
+                if let Value::Map(m) = &mut obj {
+                    let mut meta = old_meta;
+                    if let (Value::Map(meta_map), Some(Value::Map(new_meta))) =
+                        (&mut meta, r.obj.get("metadata"))
+                    {
+                        for field in ["labels", "annotations"] {
+                            if let Some(Value::Map(new)) = new_meta.get(field)
+                                && let Value::Map(t) = meta_map.entry_or(field, Value::new_map)
+                            {
+                                for (k, v) in new.iter() {
+                                    t.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                    }
+                    m.insert("metadata", meta);
                 }
+                e.obj = obj;
                 e.needs_hash = r.needs_hash;
                 Ok(())
             }
