@@ -148,7 +148,10 @@ pub fn run() -> anyhow::Result<()> {
         ours_rss = ours_rss.max(a.rss_kb);
         theirs_rss = theirs_rss.max(b.rss_kb);
         let size = b.stdout.len();
-        if biggest.as_ref().is_none_or(|(_, _, prev)| prev.stdout.len() < size) {
+        if biggest
+            .as_ref()
+            .is_none_or(|(_, _, prev)| prev.stdout.len() < size)
+        {
             let name = format!(
                 "{} {}",
                 case.dir.file_name().unwrap_or_default().to_string_lossy(),
