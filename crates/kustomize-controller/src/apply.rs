@@ -1,0 +1,140 @@
+//! Steps 4–6: apply (dry-run, stages), prune, health.
+
+use crate::{
+    Ctx,
+    build::{NAME_LABEL, NAMESPACE_LABEL},
+    error::Failure,
+};
+use driftless_api::{common::ResourceInventory, kustomize::Kustomization};
+use driftless_core::{
+    apply::{Applier, ApplyOptions, ChangeSet, DeleteOptions, ObjectRef},
+    conditions::reasons,
+    health,
+};
+use kube::{ResourceExt, api::DynamicObject};
+use std::{collections::BTreeMap, time::Duration};
+
+/// The applier acting for `k`: impersonating its service account (or
+/// `--default-service-account`), else as the controller.
+pub fn applier_for(ctx: &Ctx, k: &Kustomization) -> Result<Applier, Failure> {
+    let sa = k
+        .spec
+        .service_account_name
+        .clone()
+        .or_else(|| ctx.default_service_account.clone());
+    let client = match sa {
+        None => ctx.client.clone(),
+        Some(sa) => {
+            let mut config = ctx.config.clone();
+            config.auth_info.impersonate = Some(format!(
+                "system:serviceaccount:{}:{sa}",
+                k.namespace().unwrap_or_default()
+            ));
+            kube::Client::try_from(config).map_err(|e| {
+                Failure::new(
+                    reasons::RECONCILIATION_FAILED,
+                    format!("impersonating {sa}: {e}"),
+                )
+            })?
+        }
+    };
+    Ok(Applier::new(
+        client,
+        ctx.resolver.clone(),
+        crate::FIELD_MANAGER,
+    ))
+}
+
+/// Applies the built objects; `ReconciliationFailed` with the API server's message.
+pub async fn apply(
+    applier: &Applier,
+    k: &Kustomization,
+    objects: Vec<serde_json::Value>,
+    timeout: Duration,
+) -> Result<ChangeSet, Failure> {
+    let fail = |m: String| Failure::new(reasons::RECONCILIATION_FAILED, m);
+    let objects = objects
+        .into_iter()
+        .map(serde_json::from_value::<DynamicObject>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(format!("invalid object in the build output: {e}")))?;
+    let opts = ApplyOptions {
+        force: k.spec.force.unwrap_or(false),
+        wait_timeout: timeout,
+    };
+    applier
+        .apply_all(objects, &opts)
+        .await
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// The owner labels objects must carry to be pruned or deleted.
+pub fn owner(k: &Kustomization) -> DeleteOptions {
+    DeleteOptions {
+        owner_labels: BTreeMap::from([
+            (NAME_LABEL.to_owned(), k.name_any()),
+            (
+                NAMESPACE_LABEL.to_owned(),
+                k.namespace().unwrap_or_default(),
+            ),
+        ]),
+    }
+}
+
+/// Deletes what left the inventory when `spec.prune`; `PruneFailed` otherwise.
+pub async fn prune(
+    applier: &Applier,
+    k: &Kustomization,
+    old: Option<&ResourceInventory>,
+    new: &ResourceInventory,
+) -> Result<ChangeSet, Failure> {
+    match old {
+        Some(old) if k.spec.prune => applier
+            .prune(old, new, &owner(k))
+            .await
+            .map_err(|e| Failure::new(reasons::PRUNE_FAILED, e.to_string())),
+        _ => Ok(ChangeSet::default()),
+    }
+}
+
+/// Waits for every applied object (`wait`) or the `healthChecks`; `HealthCheckFailed`.
+/// Returns whether a health check ran (so `Healthy` is reported).
+pub async fn health(
+    applier: &Applier,
+    k: &Kustomization,
+    applied: &ChangeSet,
+    timeout: Duration,
+) -> Result<bool, Failure> {
+    let ns = k.namespace().unwrap_or_default();
+    let objects: Vec<ObjectRef> = if k.spec.wait.unwrap_or(false) {
+        applied.changes.iter().map(|c| c.object.clone()).collect()
+    } else {
+        k.spec
+            .health_checks
+            .iter()
+            .flatten()
+            .map(|h| {
+                let api_version = h.api_version.clone().unwrap_or_default();
+                let (group, version) = match api_version.rsplit_once('/') {
+                    Some((g, v)) => (g.to_owned(), v.to_owned()),
+                    None => (String::new(), api_version),
+                };
+                ObjectRef {
+                    group,
+                    version,
+                    kind: h.kind.clone(),
+                    namespace: h.namespace.clone().unwrap_or_else(|| ns.clone()),
+                    name: h.name.clone(),
+                }
+            })
+            .collect()
+    };
+    if objects.is_empty() {
+        return Ok(false);
+    }
+    // Read with the tenant's rights too: a health check cannot reveal what it may not read.
+    health::wait(applier.client(), applier.resolver(), &objects, timeout)
+        .await
+        .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
+    Ok(true)
+}

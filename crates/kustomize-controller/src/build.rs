@@ -1,0 +1,341 @@
+//! Step 3: build — kustomize the artifact's path with the Kustomization's overlay, then
+//! substitute variables and stamp labels.
+
+use crate::{
+    Ctx,
+    error::Failure,
+    substitute::{SUBSTITUTE_ANNOTATION, substitute},
+};
+use driftless_api::kustomize::Kustomization;
+use driftless_core::conditions::reasons;
+use driftless_kustomize::{self as kz, KUSTOMIZATION_FILE_NAMES, Map, Value};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::{Api, ResourceExt};
+use std::{
+    collections::BTreeMap,
+    path::{Component, Path},
+};
+
+/// Labels Flux puts on every applied object (and prunes by).
+pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+
+fn build_failed(m: impl Into<String>) -> Failure {
+    Failure::new(reasons::BUILD_FAILED, m)
+}
+
+/// Builds the objects to apply from the unpacked artifact `tree`.
+pub async fn objects(
+    ctx: &Ctx,
+    k: &Kustomization,
+    tree: &Path,
+) -> Result<Vec<serde_json::Value>, Failure> {
+    // Work on a copy: the cached tree is shared by every Kustomization of that digest.
+    let work = tempfile::tempdir().map_err(|e| build_failed(format!("temp dir: {e}")))?;
+    copy_tree(tree, work.path()).map_err(|e| build_failed(format!("copying the artifact: {e}")))?;
+    let root = work.path();
+    let rel = k.spec.path.clone().unwrap_or_default();
+    let rel = Path::new(rel.trim_start_matches("./").trim_start_matches('/'));
+    if rel.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(Failure::stalled(
+            reasons::BUILD_FAILED,
+            format!(
+                "path {:?} leaves the artifact",
+                k.spec.path.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    let dir = root.join(rel);
+    if !dir.is_dir() {
+        return Err(build_failed(format!(
+            "kustomization path not found: {:?}",
+            k.spec.path.as_deref().unwrap_or("./")
+        )));
+    }
+    let file = ensure_kustomization(&dir).map_err(build_failed)?;
+    overlay(&file, k).map_err(build_failed)?;
+    let options = kz::BuildOptions {
+        allow_remote_bases: !ctx.no_remote_bases,
+        confine_to: Some(root.to_path_buf()),
+    };
+    let built = tokio::task::block_in_place(|| kz::build(&dir, &options))
+        .map_err(|e| build_failed(format!("kustomize build failed: {e}")))?;
+
+    let vars = variables(ctx, k).await?;
+    let mut out = Vec::with_capacity(built.len());
+    for res in built {
+        let mut obj = res.into_object();
+        if let Some(vars) = &vars {
+            let disabled = obj
+                .get_path(&["metadata", "annotations", SUBSTITUTE_ANNOTATION])
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
+            if !disabled {
+                let text = kz::yaml::to_string(&obj);
+                let replaced = substitute(&text, vars).map_err(|e| {
+                    build_failed(format!(
+                        "post build substitution failed for {}/{}: {e}",
+                        obj.get_str(&["kind"]).unwrap_or("?"),
+                        obj.get_str(&["metadata", "name"]).unwrap_or("?")
+                    ))
+                })?;
+                obj = kz::yaml::parse_one(&replaced)
+                    .map_err(|e| build_failed(format!("after substitution: {e}")))?;
+            }
+        }
+        let mut json = to_json(&obj);
+        stamp(&mut json, k);
+        out.push(json);
+    }
+    Ok(out)
+}
+
+/// The `postBuild` variables (`substituteFrom` in order, then `substitute` on top), or `None`
+/// when the Kustomization has no `postBuild` (no substitution at all, as Flux).
+async fn variables(
+    ctx: &Ctx,
+    k: &Kustomization,
+) -> Result<Option<BTreeMap<String, String>>, Failure> {
+    let Some(post) = &k.spec.post_build else {
+        return Ok(None);
+    };
+    let ns = k.namespace().unwrap_or_default();
+    let mut vars = BTreeMap::new();
+    for from in post.substitute_from.iter().flatten() {
+        let optional = from.optional.unwrap_or(false);
+        let kind = serde_json::to_value(from.kind).unwrap_or_default();
+        let missing = |what: &str| {
+            build_failed(format!(
+                "substitute from '{what}/{}' failed: not found",
+                from.name
+            ))
+        };
+        if kind.as_str() == Some("Secret") {
+            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+            match api
+                .get_opt(&from.name)
+                .await
+                .map_err(|e| build_failed(e.to_string()))?
+            {
+                Some(s) => {
+                    for (k, v) in s.data.unwrap_or_default() {
+                        vars.insert(k, String::from_utf8_lossy(&v.0).into_owned());
+                    }
+                }
+                None if optional => {}
+                None => return Err(missing("Secret")),
+            }
+        } else {
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+            match api
+                .get_opt(&from.name)
+                .await
+                .map_err(|e| build_failed(e.to_string()))?
+            {
+                Some(c) => vars.extend(c.data.unwrap_or_default()),
+                None if optional => {}
+                None => return Err(missing("ConfigMap")),
+            }
+        }
+    }
+    vars.extend(post.substitute.clone().unwrap_or_default());
+    Ok(Some(vars))
+}
+
+/// The kustomization file of `dir`, generated (as Flux does) when there is none: every
+/// Kubernetes manifest below `dir`, and every sub-folder with its own kustomization.
+fn ensure_kustomization(dir: &Path) -> Result<std::path::PathBuf, String> {
+    for name in KUSTOMIZATION_FILE_NAMES {
+        let f = dir.join(name);
+        if f.is_file() {
+            return Ok(f);
+        }
+    }
+    let mut resources = Vec::new();
+    collect(dir, dir, &mut resources).map_err(|e| format!("scanning {}: {e}", dir.display()))?;
+    resources.sort();
+    let mut text = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
+    for r in &resources {
+        text.push_str(&format!("- {r:?}\n"));
+    }
+    if resources.is_empty() {
+        text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
+            .into();
+    }
+    let f = dir.join("kustomization.yaml");
+    std::fs::write(&f, text).map_err(|e| format!("writing {}: {e}", f.display()))?;
+    Ok(f)
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with('.') || e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            if KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .any(|n| path.join(n).is_file())
+            {
+                out.push(rel);
+            } else {
+                collect(root, &path, out)?;
+            }
+        } else if ft.is_file() {
+            let name = e.file_name().to_string_lossy().to_lowercase();
+            if name.ends_with(".yaml") || name.ends_with(".yml") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                if text.contains("apiVersion") && text.contains("kind") {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the Kustomization's `targetNamespace`, `namePrefix`, `nameSuffix`, `patches`,
+/// `images` and `components` into the kustomization file, as Flux does.
+fn overlay(file: &Path, k: &Kustomization) -> Result<(), String> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let mut doc = kz::yaml::parse_one(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    if doc.is_null() {
+        doc = Value::new_map();
+    }
+    let map = doc
+        .as_map_mut()
+        .ok_or_else(|| format!("{} is not a mapping", file.display()))?;
+    let s = &k.spec;
+    if let Some(ns) = &s.target_namespace {
+        map.insert("namespace", Value::from(ns.as_str()));
+    }
+    if let Some(p) = &s.name_prefix {
+        map.insert("namePrefix", Value::from(p.as_str()));
+    }
+    if let Some(p) = &s.name_suffix {
+        map.insert("nameSuffix", Value::from(p.as_str()));
+    }
+    let append = |map: &mut Map, key: &str, items: Vec<Value>| {
+        if items.is_empty() {
+            return;
+        }
+        let seq = map.entry_or(key, || Value::Seq(Vec::new()));
+        if let Some(seq) = seq.as_seq_mut() {
+            seq.extend(items);
+        }
+    };
+    let patches = s
+        .patches
+        .iter()
+        .flatten()
+        .map(|p| from_json(&serde_json::to_value(p).unwrap_or_default()))
+        .collect();
+    append(map, "patches", patches);
+    let images = s
+        .images
+        .iter()
+        .flatten()
+        .map(|i| from_json(&serde_json::to_value(i).unwrap_or_default()))
+        .collect();
+    append(map, "images", images);
+    let components = s
+        .components
+        .iter()
+        .flatten()
+        .map(|c| Value::from(c.as_str()))
+        .collect();
+    append(map, "components", components);
+    std::fs::write(file, kz::yaml::to_string(&doc))
+        .map_err(|e| format!("writing {}: {e}", file.display()))
+}
+
+/// `commonMetadata` and the owner labels on every object.
+fn stamp(obj: &mut serde_json::Value, k: &Kustomization) {
+    let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
+        return;
+    };
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
+    if let Some(cm) = &k.spec.common_metadata {
+        labels.extend(cm.labels.clone().unwrap_or_default());
+        annotations.extend(cm.annotations.clone().unwrap_or_default());
+    }
+    labels.insert(NAME_LABEL.into(), k.name_any());
+    labels.insert(NAMESPACE_LABEL.into(), k.namespace().unwrap_or_default());
+    for (key, add) in [("labels", labels), ("annotations", annotations)] {
+        if add.is_empty() {
+            continue;
+        }
+        let entry = meta.entry(key).or_insert_with(|| serde_json::json!({}));
+        if let Some(m) = entry.as_object_mut() {
+            for (k, v) in add {
+                m.insert(k, serde_json::Value::String(v));
+            }
+        }
+    }
+}
+
+/// kustomize's value as JSON.
+pub fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::String(s) => s.clone().into(),
+        Value::Seq(items) => items.iter().map(to_json).collect(),
+        Value::Map(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
+fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(a) => Value::Seq(a.iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => {
+            let mut m = Map::new();
+            for (k, v) in o {
+                m.insert(k.clone(), from_json(v));
+            }
+            Value::Map(m)
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let ft = e.file_type()?;
+        let dest = to.join(e.file_name());
+        if ft.is_dir() {
+            copy_tree(&e.path(), &dest)?;
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), dest)?;
+        }
+    }
+    Ok(())
+}

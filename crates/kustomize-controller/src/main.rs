@@ -1,0 +1,35 @@
+//! `kustomize-controller`: Flux's kustomize-controller flags, the shared runtime, the reconciler.
+
+use clap::Parser;
+use driftless_core::{flags, metrics::Metrics, runtime, telemetry};
+use driftless_kustomize_controller::{Ctx, run};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "kustomize-controller",
+    about = "Reconciles Flux Kustomizations"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: flags::Args,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let cli: Cli = flags::parse(&flags::ControllerDefaults::default());
+    telemetry::init(&cli.common.log)?;
+    let args = cli.common.clone();
+    runtime::run(
+        "kustomize-controller",
+        &cli.common,
+        Metrics::new(),
+        |rt| async move {
+            let ctx = Arc::new(Ctx::new(&args, rt.client.clone(), rt.events.clone()).await?);
+            run(args, ctx, rt.shutdown.wait_owned()).await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        },
+    )
+    .await?;
+    Ok(())
+}
