@@ -1,0 +1,327 @@
+//! kustomize-controller end to end: the real control plane, the real git server and the real
+//! source-controller. Each test runs its own controllers, restricted by a label selector to
+//! the objects of its namespace, so tests run in parallel without interfering.
+
+use std::time::Duration;
+
+use driftless_api::kustomize::Kustomization;
+use driftless_api::source::gitrepository::GitRepository;
+use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
+use driftless_e2e::{ControllerProcess, TestEnv, TestNamespace, wait};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+const SELECTOR_LABEL: &str = "driftless-e2e-test";
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Both controllers, watching only objects labelled with this test's namespace.
+struct Controllers {
+    _source: ControllerProcess,
+    kustomize: ControllerProcess,
+    _storage: tempfile::TempDir,
+}
+
+fn start_controllers(
+    env: &TestEnv,
+    ns: &TestNamespace,
+    extra: &[&str],
+) -> anyhow::Result<Controllers> {
+    let storage = tempfile::tempdir()?;
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let selector = format!("--watch-label-selector={SELECTOR_LABEL}={}", ns.name());
+    let source = ControllerProcess::start(
+        env,
+        "source-controller",
+        &[
+            "--metrics-addr=0",
+            "--health-addr=0",
+            &format!("--storage-path={}", storage.path().display()),
+            &format!("--storage-addr={addr}"),
+            &format!("--storage-adv-addr={addr}"),
+            &selector,
+        ],
+        &format!("{}-source", ns.name()),
+    )?;
+    let mut args = vec!["--metrics-addr=0", "--health-addr=0", selector.as_str()];
+    args.extend_from_slice(extra);
+    let kustomize = ControllerProcess::start(
+        env,
+        "kustomize-controller",
+        &args,
+        &format!("{}-kustomize", ns.name()),
+    )?;
+    Ok(Controllers {
+        _source: source,
+        kustomize,
+        _storage: storage,
+    })
+}
+
+async fn git_source(
+    env: &TestEnv,
+    ns: &TestNamespace,
+    url: &str,
+) -> anyhow::Result<Api<GitRepository>> {
+    let secrets: Api<Secret> = Api::namespaced(env.client(), ns.name());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "creds"},
+                "stringData": {"username": HTTP_USER, "password": HTTP_PASSWORD},
+            }))?,
+        )
+        .await?;
+    let api: Api<GitRepository> = Api::namespaced(env.client(), ns.name());
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
+            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
+                     "secretRef": {"name": "creds"}},
+        }))?,
+    )
+    .await?;
+    Ok(api)
+}
+
+fn kustomization(
+    ns: &TestNamespace,
+    name: &str,
+    spec: serde_json::Value,
+) -> anyhow::Result<Kustomization> {
+    let mut full = serde_json::json!({
+        "interval": "10m",
+        "prune": true,
+        "sourceRef": {"kind": "GitRepository", "name": "repo"},
+    });
+    if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        full.extend(extra.clone());
+    }
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
+        "spec": full,
+    }))?)
+}
+
+fn ready(k: &Kustomization) -> Option<(String, String)> {
+    let c = k
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    Some((c.status.clone(), c.reason.clone()))
+}
+
+fn applied(k: &Kustomization) -> Option<&str> {
+    k.status.as_ref()?.last_applied_revision.as_deref()
+}
+
+fn requested_at(token: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}})
+}
+
+fn data(cm: &ConfigMap, key: &str) -> Option<String> {
+    cm.data.as_ref()?.get(key).cloned()
+}
+
+#[tokio::test]
+async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = GitServer::start()?;
+    let repo = server.create_repo("app")?;
+    // No kustomization.yaml: the controller generates one, as Flux does.
+    let first = repo.commit(
+        &[
+            ("deploy/a.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  greeting: ${greeting}\n  fallback: ${missing:=dflt}\n" as &[u8]),
+            ("deploy/b.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: v\n"),
+        ],
+        "first",
+    )?;
+    repo.push()?;
+
+    let env = TestEnv::get().await?;
+    let ns = env.namespace("kc-apply").await?;
+    let mut controllers = start_controllers(&env, &ns, &[])?;
+    let sources = git_source(&env, &ns, &server.http_url("app")).await?;
+    let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
+    api.create(
+        &PostParams::default(),
+        &kustomization(
+            &ns,
+            "app",
+            serde_json::json!({
+                "path": "./deploy",
+                "targetNamespace": ns.name(),
+                "postBuild": {"substitute": {"greeting": "hello"}},
+            }),
+        )?,
+    )
+    .await?;
+
+    let k = wait::wait_for(&api, "app", TIMEOUT, "apply the first commit", |k| {
+        applied(k).is_some_and(|r| r.ends_with(&first))
+    })
+    .await?;
+    assert_eq!(
+        ready(&k),
+        Some(("True".into(), "ReconciliationSucceeded".into()))
+    );
+    let status = k.status.clone().unwrap_or_default();
+    let ids: Vec<String> = status
+        .inventory
+        .unwrap_or_default()
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{0}_a__ConfigMap", ns.name()),
+            format!("{0}_b__ConfigMap", ns.name())
+        ]
+    );
+    assert!(
+        k.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"finalizers.fluxcd.io".to_owned())
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
+    let a = cms.get("a").await?;
+    assert_eq!(data(&a, "greeting").as_deref(), Some("hello"));
+    assert_eq!(data(&a, "fallback").as_deref(), Some("dflt"));
+    let labels = a.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("app")
+    );
+
+    // Drift: a hand edit and a hand deletion are reverted at the next reconcile.
+    cms.patch(
+        "a",
+        &PatchParams::apply("kubectl").force(),
+        &Patch::Apply(serde_json::json!({"apiVersion":"v1","kind":"ConfigMap",
+            "metadata":{"name":"a"},"data":{"greeting":"by hand"}})),
+    )
+    .await?;
+    cms.delete("b", &DeleteParams::default()).await?;
+    api.patch(
+        "app",
+        &PatchParams::default(),
+        &Patch::Merge(requested_at("drift")),
+    )
+    .await?;
+    wait::wait_for(&api, "app", TIMEOUT, "handle the drift request", |k| {
+        k.status
+            .as_ref()
+            .and_then(|s| s.last_handled_reconcile_at.as_deref())
+            == Some("drift")
+    })
+    .await?;
+    assert_eq!(
+        data(&cms.get("a").await?, "greeting").as_deref(),
+        Some("hello")
+    );
+    assert!(
+        cms.get_opt("b").await?.is_some(),
+        "the deleted object is recreated"
+    );
+
+    // Update: a new commit changes a and removes b, which is pruned.
+    repo.git(&["rm", "-q", "deploy/b.yaml"])?;
+    let second = repo.commit(
+        &[(
+            "deploy/a.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  greeting: bye\n"
+                as &[u8],
+        )],
+        "second: change a, remove b",
+    )?;
+    repo.push()?;
+    sources
+        .patch(
+            "repo",
+            &PatchParams::default(),
+            &Patch::Merge(requested_at("second")),
+        )
+        .await?;
+    wait::wait_for(&api, "app", TIMEOUT, "apply the second commit", |k| {
+        applied(k).is_some_and(|r| r.ends_with(&second))
+    })
+    .await?;
+    assert_eq!(
+        data(&cms.get("a").await?, "greeting").as_deref(),
+        Some("bye")
+    );
+    let b = cms.get_opt("b").await?;
+    assert!(
+        b.is_none_or(|b| b.metadata.deletion_timestamp.is_some()),
+        "b is pruned"
+    );
+
+    // A broken commit (a Service the API server refuses) applies nothing, keeps the old state.
+    let broken = repo.commit(
+        &[
+            ("deploy/a.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  greeting: broken\n" as &[u8]),
+            ("deploy/svc.yaml", b"apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  type: ClusterIP\n"),
+        ],
+        "broken",
+    )?;
+    repo.push()?;
+    sources
+        .patch(
+            "repo",
+            &PatchParams::default(),
+            &Patch::Merge(requested_at("broken")),
+        )
+        .await?;
+    let k = wait::wait_for(&api, "app", TIMEOUT, "fail on the broken commit", |k| {
+        k.status
+            .as_ref()
+            .and_then(|s| s.last_attempted_revision.as_deref())
+            .is_some_and(|r| r.ends_with(&broken))
+            && ready(k).is_some_and(|(s, _)| s == "False")
+    })
+    .await?;
+    assert_eq!(
+        ready(&k).map(|r| r.1).as_deref(),
+        Some("ReconciliationFailed")
+    );
+    assert!(
+        applied(&k).is_some_and(|r| r.ends_with(&second)),
+        "lastAppliedRevision stays"
+    );
+    assert_eq!(
+        data(&cms.get("a").await?, "greeting").as_deref(),
+        Some("bye"),
+        "nothing applied"
+    );
+
+    // Deletion with prune: the inventory goes with the Kustomization.
+    api.delete("app", &DeleteParams::default()).await?;
+    wait::wait_deleted(&api, "app", TIMEOUT).await?;
+    let a = cms.get_opt("a").await?;
+    assert!(
+        a.is_none_or(|a| a.metadata.deletion_timestamp.is_some()),
+        "a is deleted with the Kustomization"
+    );
+    controllers.kustomize.ensure_running()?;
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! kustomize-controller end to end, policies: dependsOn ordering, health wait on a Deployment
+//! that becomes Available and one that never does, impersonation refused outside the tenant's
+//! RBAC, deletion without prune (orphaning). Real control plane, git server, source-controller.
+
+use std::time::Duration;
+
+use driftless_api::kustomize::Kustomization;
+use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
+use driftless_e2e::{ControllerProcess, TestEnv, TestNamespace, wait};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use kube::Api;
+use kube::api::{DeleteParams, PostParams};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+const SELECTOR_LABEL: &str = "driftless-e2e-test";
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn start(
+    env: &TestEnv,
+    ns: &TestNamespace,
+) -> anyhow::Result<(ControllerProcess, ControllerProcess, tempfile::TempDir)> {
+    let storage = tempfile::tempdir()?;
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let selector = format!("--watch-label-selector={SELECTOR_LABEL}={}", ns.name());
+    let source = ControllerProcess::start(
+        env,
+        "source-controller",
+        &[
+            "--metrics-addr=0",
+            "--health-addr=0",
+            &format!("--storage-path={}", storage.path().display()),
+            &format!("--storage-addr={addr}"),
+            &format!("--storage-adv-addr={addr}"),
+            &selector,
+        ],
+        &format!("{}-source", ns.name()),
+    )?;
+    let kustomize = ControllerProcess::start(
+        env,
+        "kustomize-controller",
+        &[
+            "--metrics-addr=0",
+            "--health-addr=0",
+            &selector,
+            "--requeue-dependency=2s",
+        ],
+        &format!("{}-kustomize", ns.name()),
+    )?;
+    Ok((source, kustomize, storage))
+}
+
+async fn create_source(env: &TestEnv, ns: &TestNamespace, url: &str) -> anyhow::Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(env.client(), ns.name());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "creds"},
+                "stringData": {"username": HTTP_USER, "password": HTTP_PASSWORD},
+            }))?,
+        )
+        .await?;
+    let api: Api<driftless_api::source::gitrepository::GitRepository> =
+        Api::namespaced(env.client(), ns.name());
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
+            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
+                     "secretRef": {"name": "creds"}},
+        }))?,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn create(
+    api: &Api<Kustomization>,
+    ns: &TestNamespace,
+    name: &str,
+    spec: serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut full = serde_json::json!({
+        "interval": "10m",
+        "prune": true,
+        "targetNamespace": ns.name(),
+        "sourceRef": {"kind": "GitRepository", "name": "repo"},
+    });
+    if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        full.extend(extra.clone());
+    }
+    let k: Kustomization = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
+        "spec": full,
+    }))?;
+    api.create(&PostParams::default(), &k).await?;
+    Ok(())
+}
+
+fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)> {
+    let c = k
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+fn is(k: &Kustomization, type_: &str, status: &str, reason: &str) -> bool {
+    condition(k, type_).is_some_and(|(s, r, _)| s == status && r == reason)
+}
+
+const DEPLOYMENT: &[u8] = b"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      tolerations:
+      - {key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}
+      containers:
+      - {name: c, image: example.com/web:1}
+";
+
+const STUCK: &[u8] = b"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: stuck
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: stuck}
+  template:
+    metadata:
+      labels: {app: stuck}
+    spec:
+      nodeSelector: {no-such-node: anywhere}
+      containers:
+      - {name: c, image: example.com/stuck:1}
+";
+
+#[tokio::test]
+async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = GitServer::start()?;
+    let repo = server.create_repo("app")?;
+    repo.commit(
+        &[
+            ("web/deploy.yaml", DEPLOYMENT),
+            ("stuck/deploy.yaml", STUCK),
+            (
+                "config/cm.yaml",
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: v\n"
+                    as &[u8],
+            ),
+        ],
+        "first",
+    )?;
+    repo.push()?;
+
+    let env = TestEnv::get().await?;
+    let ns = env.namespace("kc-policy").await?;
+    let (_source, mut kustomize, _storage) = start(&env, &ns)?;
+    create_source(&env, &ns, &server.http_url("app")).await?;
+    let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
+
+    // dependsOn: "web" waits for "config", which is created later.
+    create(
+        &api,
+        &ns,
+        "web",
+        serde_json::json!({"path": "./web", "wait": true, "timeout": "60s",
+        "dependsOn": [{"name": "config"}]}),
+    )
+    .await?;
+    let k = wait::wait_for(&api, "web", TIMEOUT, "report its dependency", |k| {
+        is(k, "Ready", "False", "DependencyNotReady")
+    })
+    .await?;
+    assert!(
+        condition(&k, "Ready").is_some_and(|c| c.2.contains("config")),
+        "{:?}",
+        condition(&k, "Ready")
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
+    create(
+        &api,
+        &ns,
+        "config",
+        serde_json::json!({"path": "./config", "prune": false}),
+    )
+    .await?;
+
+    // Health wait success: the Deployment becomes Available on the kwok nodes.
+    let k = wait::wait_for(&api, "web", TIMEOUT, "become Ready and Healthy", |k| {
+        is(k, "Ready", "True", "ReconciliationSucceeded")
+    })
+    .await?;
+    assert!(
+        is(&k, "Healthy", "True", "Succeeded"),
+        "{:?}",
+        condition(&k, "Healthy")
+    );
+
+    // Health wait failure: an unschedulable Deployment times out.
+    create(
+        &api,
+        &ns,
+        "stuck",
+        serde_json::json!({"path": "./stuck", "wait": true, "timeout": "3s"}),
+    )
+    .await?;
+    let k = wait::wait_for(&api, "stuck", TIMEOUT, "fail its health check", |k| {
+        is(k, "Ready", "False", "HealthCheckFailed")
+    })
+    .await?;
+    assert!(is(&k, "Healthy", "False", "HealthCheckFailed"));
+    assert!(
+        condition(&k, "Ready").is_some_and(|c| c.2.contains("Deployment/")),
+        "{:?}",
+        condition(&k, "Ready")
+    );
+
+    // Impersonation: a service account without RBAC may not create anything.
+    let sas: Api<ServiceAccount> = Api::namespaced(env.client(), ns.name());
+    sas.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": "tenant"}}))?,
+    )
+    .await?;
+    create(
+        &api,
+        &ns,
+        "tenant",
+        serde_json::json!({"path": "./config", "namePrefix": "tenant-",
+        "serviceAccountName": "tenant"}),
+    )
+    .await?;
+    let k = wait::wait_for(&api, "tenant", TIMEOUT, "be refused", |k| {
+        is(k, "Ready", "False", "ReconciliationFailed")
+    })
+    .await?;
+    let message = condition(&k, "Ready").map(|c| c.2).unwrap_or_default();
+    assert!(
+        message.contains("forbidden") && message.contains("system:serviceaccount"),
+        "{message}"
+    );
+    assert!(cms.get_opt("tenant-cfg").await?.is_none());
+
+    // Deletion without prune orphans the objects.
+    api.delete("config", &DeleteParams::default()).await?;
+    wait::wait_deleted(&api, "config", TIMEOUT).await?;
+    assert!(
+        cms.get_opt("cfg").await?.is_some(),
+        "prune: false orphans the objects"
+    );
+    kustomize.ensure_running()?;
+    Ok(())
+}
