@@ -19,7 +19,9 @@ struct Sample {
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| crate::cache::repo_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
 }
 
 /// Runs `argv` under GNU time, discarding stdout; fails if the command fails.
@@ -37,7 +39,12 @@ fn measure(argv: &[&str], dir: &Path) -> anyhow::Result<Sample> {
         .context("running /usr/bin/time (install the Debian package `time`)")?;
     let wall = start.elapsed();
     if !out.status.success() {
-        bail!("{} {} failed: {}", argv.join(" "), dir.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{} {} failed: {}",
+            argv.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let text = std::fs::read_to_string(&rss_file)?;
     let rss_kb = text
@@ -79,7 +86,10 @@ fn driftless_binary() -> anyhow::Result<String> {
     if !status.success() {
         bail!("building driftless (release) failed");
     }
-    Ok(target_dir().join("release/driftless").to_string_lossy().into_owned())
+    Ok(target_dir()
+        .join("release/driftless")
+        .to_string_lossy()
+        .into_owned())
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -107,7 +117,9 @@ pub fn run() -> anyhow::Result<()> {
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mb = |kb: u64| kb as f64 / 1024.0;
-    println!("kustomize build: driftless (release) vs kubectl kustomize (kustomize v5.5.0), one run each");
+    println!(
+        "kustomize build: driftless (release) vs kubectl kustomize (kustomize v5.5.0), one run each"
+    );
     println!(
         "conformance trees ({} builds): wall {:.0} ms vs {:.0} ms = {:.1}x faster; peak RSS (max) {:.1} MiB vs {:.1} MiB = {:.1}x less",
         dirs.len(),
@@ -132,7 +144,11 @@ pub fn run() -> anyhow::Result<()> {
 
 fn outputs_match(ours: &[&str], theirs: &[&str], dir: &Path) -> anyhow::Result<bool> {
     let run = |argv: &[&str]| -> anyhow::Result<Vec<u8>> {
-        Ok(Command::new(argv[0]).args(&argv[1..]).arg(dir).output()?.stdout)
+        Ok(Command::new(argv[0])
+            .args(&argv[1..])
+            .arg(dir)
+            .output()?
+            .stdout)
     };
     Ok(run(ours)? == run(theirs)?)
 }
@@ -196,10 +212,16 @@ fn generate_large_tree(root: &Path) -> anyhow::Result<PathBuf> {
         write(&base.join(&name), &text)?;
         files.push(name);
     }
-    let mut k = format!("resources:\n{}", files.iter().map(|f| format!("- {f}\n")).collect::<String>());
+    let mut k = format!(
+        "resources:\n{}",
+        files.iter().map(|f| format!("- {f}\n")).collect::<String>()
+    );
     k.push_str("configMapGenerator:\n");
     for g in 0..40 {
-        let _ = write!(k, "- name: gen-{g}\n  literals:\n  - mode=base-{g}\n  - level=base\n");
+        let _ = write!(
+            k,
+            "- name: gen-{g}\n  literals:\n  - mode=base-{g}\n  - level=base\n"
+        );
     }
     k.push_str("secretGenerator:\n");
     for s in 0..10 {
@@ -212,7 +234,10 @@ fn generate_large_tree(root: &Path) -> anyhow::Result<PathBuf> {
         "resources: [../base]\nnamePrefix: l1-\ncommonLabels:\n  team: platform\npatches:\n- path: sidecar.yaml\n  target:\n    kind: Deployment\n- target:\n    labelSelector: tier=fe\n    kind: Deployment\n  patch: |\n    - op: add\n      path: /metadata/annotations\n      value: {frontend: \"true\"}\nconfigMapGenerator:\n",
     );
     for g in 0..10 {
-        let _ = write!(k, "- name: gen-{g}\n  behavior: merge\n  literals:\n  - level=l1\n");
+        let _ = write!(
+            k,
+            "- name: gen-{g}\n  behavior: merge\n  literals:\n  - level=l1\n"
+        );
     }
     write(&l1.join("kustomization.yaml"), &k)?;
     write(
