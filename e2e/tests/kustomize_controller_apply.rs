@@ -244,6 +244,34 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
         "the deleted object is recreated"
     );
 
+    // No-op: a reconcile that finds no drift writes no applied object.
+    let versions = |cm: &ConfigMap| cm.metadata.resource_version.clone();
+    let before = (
+        versions(&cms.get("a").await?),
+        versions(&cms.get("b").await?),
+    );
+    api.patch(
+        "app",
+        &PatchParams::default(),
+        &Patch::Merge(requested_at("noop")),
+    )
+    .await?;
+    wait::wait_for(&api, "app", TIMEOUT, "handle the no-op request", |k| {
+        k.status
+            .as_ref()
+            .and_then(|s| s.last_handled_reconcile_at.as_deref())
+            == Some("noop")
+    })
+    .await?;
+    let after = (
+        versions(&cms.get("a").await?),
+        versions(&cms.get("b").await?),
+    );
+    assert_eq!(
+        before, after,
+        "an unchanged reconcile must not write the applied objects"
+    );
+
     // Update: a new commit changes a and removes b, which is pruned.
     repo.git(&["rm", "-q", "deploy/b.yaml"])?;
     let second = repo.commit(
