@@ -293,7 +293,7 @@ pub(crate) fn validate(md: &mut Metadata) -> Result<(), String> {
     if md.version.is_empty() {
         return Err("chart.metadata.version is required".into());
     }
-    if crate::semver::Version::parse(&md.version).is_none() {
+    if driftless_semver::Version::parse(&md.version).is_err() {
         return Err(format!(
             "chart.metadata.version {:?} is invalid",
             md.version

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::chart::Chart;
 use crate::error::Error;
-use crate::semver::is_compatible_range;
 use crate::values::{coalesce_tables, coalesce_values, merge_values, path_value, table};
+use driftless_semver::is_compatible_range;
 
 /// Helm's `CheckDependencies`: every declared dependency must be present in `charts/`.
 pub fn check_dependencies(chart: &Chart) -> Result<(), Error> {

@@ -38,7 +38,6 @@ pub mod loader;
 pub mod manifest;
 pub mod release;
 pub mod render;
-pub mod semver;
 pub mod strvals;
 pub mod template;
 pub mod values;

@@ -165,7 +165,7 @@ pub fn template(
         }
     }
     if !chart.metadata.kube_version.is_empty()
-        && !crate::semver::is_compatible_range(&chart.metadata.kube_version, &caps.kube_version)
+        && !driftless_semver::is_compatible_range(&chart.metadata.kube_version, &caps.kube_version)
     {
         return Err(Error::KubeVersion {
             constraint: chart.metadata.kube_version.clone(),
