@@ -264,6 +264,36 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
     );
     assert!(cms.get_opt("tenant-cfg").await?.is_none());
 
+    // The spec's overlay: namePrefix, images, patches and commonMetadata.
+    create(
+        &api,
+        &ns,
+        "overlay",
+        serde_json::json!({"path": "./web", "namePrefix": "p-",
+            "images": [{"name": "example.com/web", "newTag": "2"}],
+            "patches": [{"patch": "- op: replace\n  path: /spec/replicas\n  value: 2\n",
+                         "target": {"kind": "Deployment"}}],
+            "commonMetadata": {"labels": {"team": "a"}, "annotations": {"owner": "ops"}}}),
+    )
+    .await?;
+    wait::wait_for(&api, "overlay", TIMEOUT, "apply the overlay", |k| {
+        is(k, "Ready", "True", "ReconciliationSucceeded")
+    })
+    .await?;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(env.client(), ns.name());
+    let d = deployments.get("p-web").await?;
+    let json = serde_json::to_value(&d)?;
+    assert_eq!(json.pointer("/spec/replicas"), Some(&serde_json::json!(2)));
+    assert_eq!(
+        json.pointer("/spec/template/spec/containers/0/image"),
+        Some(&serde_json::json!("example.com/web:2"))
+    );
+    let labels = d.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+    let annotations = d.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(annotations.get("owner").map(String::as_str), Some("ops"));
+
     // Deletion without prune orphans the objects.
     api.delete("config", &DeleteParams::default()).await?;
     wait::wait_deleted(&api, "config", TIMEOUT).await?;
