@@ -146,8 +146,9 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
     // No kustomization.yaml: the controller generates one, as Flux does.
     let first = repo.commit(
         &[
-            ("deploy/a.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  greeting: ${greeting}\n  fallback: ${missing:=dflt}\n" as &[u8]),
+            ("deploy/a.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  greeting: ${greeting}\n  fallback: ${missing:=dflt}\n  from: ${from_cm}\n" as &[u8]),
             ("deploy/b.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: v\n"),
+            ("deploy/raw.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  k: ${greeting}\n"),
         ],
         "first",
     )?;
@@ -157,6 +158,13 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
     let ns = env.namespace("kc-apply").await?;
     let mut controllers = start_controllers(&env, &ns, &[])?;
     let sources = git_source(&env, &ns, &server.http_url("app")).await?;
+    let vars: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
+    vars.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": "vars"},
+            "data": {"from_cm": "cm-value", "greeting": "overridden by substitute"}}))?,
+    )
+    .await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     api.create(
         &PostParams::default(),
@@ -166,7 +174,9 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
             serde_json::json!({
                 "path": "./deploy",
                 "targetNamespace": ns.name(),
-                "postBuild": {"substitute": {"greeting": "hello"}},
+                "postBuild": {"substitute": {"greeting": "hello"},
+                          "substituteFrom": [{"kind": "ConfigMap", "name": "vars"},
+                                             {"kind": "Secret", "name": "absent", "optional": true}]},
             }),
         )?,
     )
@@ -192,7 +202,8 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
         ids,
         [
             format!("{0}_a__ConfigMap", ns.name()),
-            format!("{0}_b__ConfigMap", ns.name())
+            format!("{0}_b__ConfigMap", ns.name()),
+            format!("{0}_raw__ConfigMap", ns.name())
         ]
     );
     assert!(
@@ -205,6 +216,13 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
     let a = cms.get("a").await?;
     assert_eq!(data(&a, "greeting").as_deref(), Some("hello"));
     assert_eq!(data(&a, "fallback").as_deref(), Some("dflt"));
+    assert_eq!(data(&a, "from").as_deref(), Some("cm-value"));
+    let raw = cms.get("raw").await?;
+    assert_eq!(
+        data(&raw, "k").as_deref(),
+        Some("${greeting}"),
+        "opt-out annotation"
+    );
     let labels = a.metadata.labels.unwrap_or_default();
     assert_eq!(
         labels
