@@ -26,7 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Metrics::new(),
         |rt| async move {
             let ctx = Arc::new(Ctx::new(&args, rt.client.clone(), rt.events.clone()).await?);
+            let cache_dir = ctx.cache_dir.clone();
             run(args, ctx, rt.shutdown.wait_owned()).await?;
+            // Unpacked artifacts are a cache: drop them on a graceful shutdown.
+            let _ = std::fs::remove_dir_all(cache_dir);
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         },
     )
