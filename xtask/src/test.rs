@@ -32,6 +32,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     );
 
+    // The e2e tests start controller binaries of other packages, which `cargo test` does not
+    // rebuild: build them first so no test runs a stale controller.
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--workspace", "--bins"])
+        .current_dir(crate::cache::repo_root())
+        .status()?;
+    if !built.success() {
+        if running.started {
+            let _ = cluster::down(&layout);
+        }
+        anyhow::bail!("building the controller binaries failed ({built})");
+    }
+
     let (cargo_args, test_args) = split_args(&args.cargo_args);
     let mut cmd = std::process::Command::new(env!("CARGO"));
     cmd.arg("test");

@@ -6,11 +6,12 @@
 //! Peak RSS comes from GNU time (`/usr/bin/time -f %M`, Debian package `time`); wall time is
 //! measured around the process here.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+
+use super::{Sample, driftless_release_binary, measure};
 
 /// The Helm release the conformance expectations were made with (keep in step with
 /// `crates/helm/tests/charts/regenerate.sh`).
@@ -21,57 +22,10 @@ pub fn helm_binary() -> anyhow::Result<PathBuf> {
     crate::cache::go_install("helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, "helm")
 }
 
-struct Sample {
-    wall: Duration,
-    rss_kb: u64,
-    stdout: Vec<u8>,
-}
-
 struct Case {
     dir: PathBuf,
     chart: String,
     args: Vec<String>,
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
-}
-
-/// Runs `argv` in `dir` under GNU time; fails if the command fails.
-fn measure(argv: &[String], dir: &Path) -> anyhow::Result<Sample> {
-    let rss_file = target_dir().join("bench-helm-time.txt");
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss_file)
-        .args(argv)
-        .current_dir(dir)
-        .output()
-        .context("running /usr/bin/time (install the Debian package `time`)")?;
-    let wall = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "{} (in {}) failed: {}",
-            argv.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = std::fs::read_to_string(&rss_file)?;
-    let rss_kb = text
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .next_back()
-        .context("no peak RSS in GNU time output")?;
-    Ok(Sample {
-        wall,
-        rss_kb,
-        stdout: out.stdout,
-    })
 }
 
 fn corpus() -> anyhow::Result<Vec<Case>> {
@@ -110,14 +64,7 @@ fn corpus() -> anyhow::Result<Vec<Case>> {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "driftless-cli", "-j", "2"])
-        .current_dir(crate::cache::repo_root())
-        .status()?;
-    if !status.success() {
-        bail!("building driftless (release) failed");
-    }
-    let ours_bin = target_dir().join("release/driftless");
+    let ours_bin = driftless_release_binary()?;
     let helm = helm_binary()?;
     let cases = corpus()?;
 

@@ -9,50 +9,18 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-struct Sample {
-    wall: Duration,
-    rss_kb: u64,
-}
+use super::{driftless_release_binary, measure, target_dir};
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
-}
-
-/// Runs `argv` under GNU time, discarding stdout; fails if the command fails.
-fn measure(argv: &[&str], dir: &Path) -> anyhow::Result<Sample> {
-    let rss_file = target_dir().join("bench-kustomize-time.txt");
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss_file)
-        .args(argv)
-        .arg(dir)
-        .output()
-        .context("running /usr/bin/time (install the Debian package `time`)")?;
-    let wall = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "{} {} failed: {}",
-            argv.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = std::fs::read_to_string(&rss_file)?;
-    let rss_kb = text
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .next_back()
-        .context("no peak RSS in GNU time output")?;
-    Ok(Sample { wall, rss_kb })
+/// `argv` followed by the tree to build.
+fn with_dir(argv: &[&str], dir: &Path) -> Vec<String> {
+    argv.iter()
+        .map(|a| a.to_string())
+        .chain([dir.display().to_string()])
+        .collect()
 }
 
 fn conformance_dirs() -> anyhow::Result<Vec<PathBuf>> {
@@ -73,27 +41,8 @@ fn conformance_dirs() -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The `driftless` binary to measure: `$DRIFTLESS_BIN` when set (a release build made
-/// elsewhere), otherwise a fresh `cargo build --release -p driftless-cli`.
-fn driftless_binary() -> anyhow::Result<String> {
-    if let Ok(bin) = std::env::var("DRIFTLESS_BIN") {
-        return Ok(bin);
-    }
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "driftless-cli", "-j", "2"])
-        .current_dir(crate::cache::repo_root())
-        .status()?;
-    if !status.success() {
-        bail!("building driftless (release) failed");
-    }
-    Ok(target_dir()
-        .join("release/driftless")
-        .to_string_lossy()
-        .into_owned())
-}
-
 pub fn run() -> anyhow::Result<()> {
-    let ours_bin = driftless_binary()?;
+    let ours_bin = driftless_release_binary()?.display().to_string();
     let ours: [&str; 3] = [&ours_bin, "kustomize", "build"];
     let theirs: [&str; 2] = ["kubectl", "kustomize"];
 
@@ -101,8 +50,8 @@ pub fn run() -> anyhow::Result<()> {
     let (mut ours_wall, mut theirs_wall) = (Duration::ZERO, Duration::ZERO);
     let (mut ours_rss, mut theirs_rss) = (0u64, 0u64);
     for dir in &dirs {
-        let a = measure(&ours, dir)?;
-        let b = measure(&theirs, dir)?;
+        let a = measure(&with_dir(&ours, dir), dir)?;
+        let b = measure(&with_dir(&theirs, dir), dir)?;
         ours_wall += a.wall;
         theirs_wall += b.wall;
         ours_rss = ours_rss.max(a.rss_kb);
@@ -111,8 +60,8 @@ pub fn run() -> anyhow::Result<()> {
 
     let large = target_dir().join("bench-kustomize-large");
     let top = generate_large_tree(&large)?;
-    let a = measure(&ours, &top)?;
-    let b = measure(&theirs, &top)?;
+    let a = measure(&with_dir(&ours, &top), &top)?;
+    let b = measure(&with_dir(&theirs, &top), &top)?;
     let same = outputs_match(&ours, &theirs, &top)?;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

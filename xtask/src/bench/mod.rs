@@ -4,6 +4,84 @@
 mod helm;
 mod kustomize;
 
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// One run of one process: wall time measured around it, peak RSS from GNU time.
+struct Sample {
+    wall: Duration,
+    rss_kb: u64,
+    stdout: Vec<u8>,
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::cache::repo_root().join("target"))
+}
+
+/// Runs `argv` in `cwd` under GNU time (`/usr/bin/time -f %M`, Debian package `time`) and
+/// returns its wall time, peak RSS and stdout; fails if the command fails.
+fn measure<S: AsRef<OsStr>>(argv: &[S], cwd: &Path) -> anyhow::Result<Sample> {
+    let shown = || {
+        argv.iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let rss_file = target_dir().join("bench-time.txt");
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .args(argv)
+        .current_dir(cwd)
+        .output()
+        .context("running /usr/bin/time (install the Debian package `time`)")?;
+    let wall = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "{} (in {}) failed: {}",
+            shown(),
+            cwd.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&rss_file)?;
+    let rss_kb = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .next_back()
+        .context("no peak RSS in GNU time output")?;
+    Ok(Sample {
+        wall,
+        rss_kb,
+        stdout: out.stdout,
+    })
+}
+
+/// The `driftless` binary to measure: `$DRIFTLESS_BIN` when set (a release build made
+/// elsewhere), otherwise a fresh `cargo build --release -p driftless-cli`.
+fn driftless_release_binary() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("DRIFTLESS_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "driftless-cli", "-j", "2"])
+        .current_dir(crate::cache::repo_root())
+        .status()?;
+    if !status.success() {
+        bail!("building driftless (release) failed");
+    }
+    Ok(target_dir().join("release/driftless"))
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Which benchmark: kustomize | helm | source | kustomize-controller | loop
@@ -11,7 +89,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    #[allow(clippy::match_single_binding)] // Arms are added as benchmarks land.
     match args.name.as_str() {
         "kustomize" => kustomize::run(),
         "helm" => helm::run(),
