@@ -61,7 +61,10 @@ pub fn run(args: Args) -> ExitCode {
         HelmCommand::Template(t) => match template(t) {
             Ok(text) => {
                 let mut stdout = std::io::stdout().lock();
-                if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+                if let Err(err) = stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                {
                     eprintln!("Error: writing output: {err}");
                     return ExitCode::FAILURE;
                 }
@@ -82,8 +85,8 @@ fn template(args: TemplateArgs) -> Result<String, String> {
     };
     let mut values = driftless_helm::UserValues::default();
     for file in &args.values {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("open {}: {e}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("open {}: {e}", file.display()))?;
         values
             .add_file(&file.display().to_string(), &text)
             .map_err(|e| e.to_string())?;
@@ -105,7 +108,8 @@ fn template(args: TemplateArgs) -> Result<String, String> {
         skip_schema_validation: args.skip_schema_validation,
         lookup: None,
     };
-    let mut rendered = driftless_helm::template(chart, &values, &opts).map_err(|e| e.to_string())?;
+    let mut rendered =
+        driftless_helm::template(chart, &values, &opts).map_err(|e| e.to_string())?;
     if args.no_hooks {
         rendered.hooks.clear();
     }
