@@ -6,6 +6,7 @@ mod cache;
 mod cluster;
 mod crds;
 mod test;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,21 @@ enum Command {
     Test(test::Args),
     /// Run a benchmark and print its figures.
     Bench(bench::Args),
+    /// Start the whole GitOps loop locally: control plane, controllers, a git server with a
+    /// sample repository; returns once every GitRepository and Kustomization is Ready.
+    Up,
+    /// Stop what `up` started (controllers, git server), then the control plane.
+    Down,
+    /// Serve a directory of bare git repositories over smart HTTP (started by `up`).
+    #[command(hide = true)]
+    GitServe {
+        /// Folder of `<name>.git` bare repositories.
+        #[arg(long)]
+        root: std::path::PathBuf,
+        /// Loopback port to listen on.
+        #[arg(long)]
+        port: u16,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +54,8 @@ fn main() -> anyhow::Result<()> {
         Command::Cluster(args) => cluster::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Up => up::up(),
+        Command::Down => up::down(),
+        Command::GitServe { root, port } => up::git_serve(&root, port),
     }
 }
