@@ -20,6 +20,7 @@ mod cache;
 pub mod cluster;
 mod controller;
 mod env;
+pub mod flux;
 pub mod git_server;
 mod namespace;
 pub mod wait;

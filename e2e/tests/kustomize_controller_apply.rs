@@ -6,63 +6,14 @@ use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
 use driftless_api::source::gitrepository::GitRepository;
+use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL};
 use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
-use driftless_e2e::{ControllerProcess, TestEnv, TestNamespace, wait};
+use driftless_e2e::{TestEnv, TestNamespace, wait};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-const SELECTOR_LABEL: &str = "driftless-e2e-test";
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// Both controllers, watching only objects labelled with this test's namespace.
-struct Controllers {
-    _source: ControllerProcess,
-    kustomize: ControllerProcess,
-    _storage: tempfile::TempDir,
-}
-
-fn start_controllers(
-    env: &TestEnv,
-    ns: &TestNamespace,
-    extra: &[&str],
-) -> anyhow::Result<Controllers> {
-    let storage = tempfile::tempdir()?;
-    let addr = format!("127.0.0.1:{}", free_port()?);
-    let selector = format!("--watch-label-selector={SELECTOR_LABEL}={}", ns.name());
-    let source = ControllerProcess::start(
-        env,
-        "source-controller",
-        &[
-            "--metrics-addr=0",
-            "--health-addr=0",
-            &format!("--storage-path={}", storage.path().display()),
-            &format!("--storage-addr={addr}"),
-            &format!("--storage-adv-addr={addr}"),
-            &selector,
-        ],
-        &format!("{}-source", ns.name()),
-    )?;
-    let mut args = vec!["--metrics-addr=0", "--health-addr=0", selector.as_str()];
-    args.extend_from_slice(extra);
-    let kustomize = ControllerProcess::start(
-        env,
-        "kustomize-controller",
-        &args,
-        &format!("{}-kustomize", ns.name()),
-    )?;
-    Ok(Controllers {
-        _source: source,
-        kustomize,
-        _storage: storage,
-    })
-}
 
 async fn git_source(
     env: &TestEnv,
@@ -156,7 +107,7 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-apply").await?;
-    let mut controllers = start_controllers(&env, &ns, &[])?;
+    let mut controllers = FluxControllers::start(&env, &ns, &[])?;
     let sources = git_source(&env, &ns, &server.http_url("app")).await?;
     let vars: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
     vars.create(

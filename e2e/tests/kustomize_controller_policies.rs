@@ -5,54 +5,14 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
+use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL};
 use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
-use driftless_e2e::{ControllerProcess, TestEnv, TestNamespace, wait};
+use driftless_e2e::{TestEnv, TestNamespace, wait};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-const SELECTOR_LABEL: &str = "driftless-e2e-test";
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn start(
-    env: &TestEnv,
-    ns: &TestNamespace,
-) -> anyhow::Result<(ControllerProcess, ControllerProcess, tempfile::TempDir)> {
-    let storage = tempfile::tempdir()?;
-    let addr = format!("127.0.0.1:{}", free_port()?);
-    let selector = format!("--watch-label-selector={SELECTOR_LABEL}={}", ns.name());
-    let source = ControllerProcess::start(
-        env,
-        "source-controller",
-        &[
-            "--metrics-addr=0",
-            "--health-addr=0",
-            &format!("--storage-path={}", storage.path().display()),
-            &format!("--storage-addr={addr}"),
-            &format!("--storage-adv-addr={addr}"),
-            &selector,
-        ],
-        &format!("{}-source", ns.name()),
-    )?;
-    let kustomize = ControllerProcess::start(
-        env,
-        "kustomize-controller",
-        &[
-            "--metrics-addr=0",
-            "--health-addr=0",
-            &selector,
-            "--requeue-dependency=2s",
-        ],
-        &format!("{}-kustomize", ns.name()),
-    )?;
-    Ok((source, kustomize, storage))
-}
 
 async fn create_source(env: &TestEnv, ns: &TestNamespace, url: &str) -> anyhow::Result<()> {
     let secrets: Api<Secret> = Api::namespaced(env.client(), ns.name());
@@ -177,7 +137,7 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-policy").await?;
-    let (_source, mut kustomize, _storage) = start(&env, &ns)?;
+    let mut controllers = FluxControllers::start(&env, &ns, &["--requeue-dependency=2s"])?;
     create_source(&env, &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
 
@@ -301,6 +261,6 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
         cms.get_opt("cfg").await?.is_some(),
         "prune: false orphans the objects"
     );
-    kustomize.ensure_running()?;
+    controllers.kustomize.ensure_running()?;
     Ok(())
 }

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
+use driftless_e2e::flux::{SELECTOR_LABEL, selector_flag};
 use driftless_e2e::{ControllerProcess, TestEnv, TestNamespace, wait};
 use kube::Api;
 use kube::api::PostParams;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-const SELECTOR_LABEL: &str = "driftless-e2e-test";
 
 async fn create(
     api: &Api<Kustomization>,
@@ -51,7 +51,7 @@ fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)>
 async fn missing_source_cross_namespace_decryption_and_suspend() -> anyhow::Result<()> {
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-refuse").await?;
-    let selector = format!("--watch-label-selector={SELECTOR_LABEL}={}", ns.name());
+    let selector = selector_flag(&ns);
     let mut controller = ControllerProcess::start(
         &env,
         "kustomize-controller",
