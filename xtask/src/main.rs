@@ -35,7 +35,11 @@ enum Command {
     /// sample repository; returns once every GitRepository and Kustomization is Ready.
     Up,
     /// Stop what `up` started (controllers, git server), then the control plane.
-    Down,
+    Down {
+        /// Leave the control plane running (e.g. while tests use it).
+        #[arg(long)]
+        keep_cluster: bool,
+    },
     /// Serve a directory of bare git repositories over smart HTTP (started by `up`).
     #[command(hide = true)]
     GitServe {
@@ -55,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Up => up::up(),
-        Command::Down => up::down(),
+        Command::Down { keep_cluster } => up::down(keep_cluster),
         Command::GitServe { root, port } => up::git_serve(&root, port),
     }
 }

@@ -205,7 +205,8 @@ pub fn up() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn down() -> anyhow::Result<()> {
+/// Stops what `up` started; then the control plane unless `keep_cluster`.
+pub fn down(keep_cluster: bool) -> anyhow::Result<()> {
     let paths = Paths::new();
     let stopped = stop_recorded(&paths)?;
     if stopped.is_empty() {
@@ -213,8 +214,8 @@ pub fn down() -> anyhow::Result<()> {
     } else {
         eprintln!("down: stopped {}", stopped.join(", "));
     }
-    if std::env::var_os("DRIFTLESS_DOWN_KEEP_CLUSTER").is_some() {
-        eprintln!("down: DRIFTLESS_DOWN_KEEP_CLUSTER is set, leaving the control plane up");
+    if keep_cluster {
+        eprintln!("down: --keep-cluster, leaving the control plane up");
         return Ok(());
     }
     let stopped = cluster::down(&Layout::default())?;

@@ -185,3 +185,32 @@ fn read_chunked(reader: &mut impl std::io::BufRead) -> anyhow::Result<Vec<u8>> {
 pub fn repos_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("repos")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_body_is_reassembled_and_trailers_skipped() {
+        let raw = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: y\r\n\r\n";
+        let body = read_chunked(&mut &raw[..]).unwrap();
+        assert_eq!(body, b"Wikipedia");
+    }
+
+    #[test]
+    fn bad_chunk_size_is_an_error_not_a_panic() {
+        let err = read_chunked(&mut &b"zz\r\n"[..]).unwrap_err();
+        assert!(format!("{err:#}").contains("bad chunk size"), "{err:#}");
+    }
+
+    #[test]
+    fn cgi_answer_splits_on_either_blank_line_style() {
+        let (head, body) =
+            split_cgi(b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope");
+        assert_eq!(head, "Status: 404 Not Found\r\nContent-Type: text/plain");
+        assert_eq!(body, b"nope");
+        let (head, body) = split_cgi(b"Content-Type: x\n\n\x00\x01");
+        assert_eq!(head, "Content-Type: x");
+        assert_eq!(body, b"\x00\x01");
+    }
+}
