@@ -172,6 +172,8 @@ pub fn up() -> anyhow::Result<()> {
             &[
                 format!("--metrics-addr=127.0.0.1:{}", free_port()?),
                 format!("--health-addr=127.0.0.1:{}", free_port()?),
+                // apps depends on infrastructure: retry it soon after, not Flux's default 30s.
+                "--requeue-dependency=5s".to_string(),
             ],
             &kubeconfig,
         )?);
@@ -190,7 +192,11 @@ pub fn up() -> anyhow::Result<()> {
                     .to_string(),
             ],
         )?;
-        wait_ready(&paths, &kubeconfig, &started)
+        // Objects left by an earlier `up` keep their old Ready status until reconciled again, so
+        // Ready alone proves nothing: wait until everything reports the commit just pushed.
+        let head = git(&paths.work_clone(), &["rev-parse", "HEAD"])?;
+        let revision = format!("main@sha1:{}", head.trim());
+        wait_ready(&paths, &kubeconfig, &started, &revision)
     })();
     if let Err(e) = result {
         record(&paths, &started)?;
@@ -574,8 +580,14 @@ fn sample_files(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Polls the Ready condition of every GitRepository and Kustomization in `flux-system`.
-fn wait_ready(paths: &Paths, kubeconfig: &Path, started: &[Started]) -> anyhow::Result<()> {
+/// Polls every GitRepository and Kustomization in `flux-system` until each is Ready at
+/// `revision` (the GitRepository's artifact, the Kustomizations' last applied revision).
+fn wait_ready(
+    paths: &Paths,
+    kubeconfig: &Path,
+    started: &[Started],
+    revision: &str,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut last = String::new();
     loop {
@@ -595,14 +607,18 @@ fn wait_ready(paths: &Paths, kubeconfig: &Path, started: &[Started]) -> anyhow::
                 "-o",
                 "custom-columns=KIND:.kind,NAME:.metadata.name,\
                  READY:.status.conditions[?(@.type==\"Ready\")].status,\
+                 ARTIFACT:.status.artifact.revision,\
+                 APPLIED:.status.lastAppliedRevision,\
                  MESSAGE:.status.conditions[?(@.type==\"Ready\")].message",
             ],
         )?;
         let rows: Vec<&str> = table.lines().filter(|l| !l.trim().is_empty()).collect();
         let ready = rows.len() == 3
-            && rows
-                .iter()
-                .all(|r| r.split_whitespace().nth(2) == Some("True"));
+            && rows.iter().all(|r| {
+                let cols: Vec<&str> = r.split_whitespace().collect();
+                cols.get(2) == Some(&"True")
+                    && (cols.get(3) == Some(&revision) || cols.get(4) == Some(&revision))
+            });
         if table != last {
             for r in &rows {
                 eprintln!("up:   {r}");
