@@ -2,6 +2,10 @@
 //! storage and server) and kustomize-controller, both watching only the objects labelled with
 //! one test's namespace, so tests run in parallel without seeing each other's objects.
 
+use driftless_api::kustomize::Kustomization;
+use kube::Api;
+use kube::api::PostParams;
+
 use crate::{ControllerProcess, TestEnv, TestNamespace};
 
 /// The label that scopes a test's Flux objects to its controllers (`--watch-label-selector`).
@@ -63,4 +67,39 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// Creates Kustomization `name` labelled for `ns`'s controllers, its spec `defaults` with the
+/// fields of `spec` laid over them.
+pub async fn create_kustomization(
+    api: &Api<Kustomization>,
+    ns: &TestNamespace,
+    name: &str,
+    defaults: serde_json::Value,
+    spec: serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut full = defaults;
+    if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        full.extend(extra.clone());
+    }
+    let k: Kustomization = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
+        "spec": full,
+    }))?;
+    api.create(&PostParams::default(), &k).await?;
+    Ok(())
+}
+
+/// The `(status, reason, message)` of condition `type_`, when present.
+pub fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)> {
+    let c = k
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }

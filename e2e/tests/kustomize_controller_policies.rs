@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
-use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL};
+use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL, condition, create_kustomization};
 use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
 use driftless_e2e::{TestEnv, TestNamespace, wait};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
@@ -47,34 +47,19 @@ async fn create(
     name: &str,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let mut full = serde_json::json!({
-        "interval": "10m",
-        "prune": true,
-        "targetNamespace": ns.name(),
-        "sourceRef": {"kind": "GitRepository", "name": "repo"},
-    });
-    if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        full.extend(extra.clone());
-    }
-    let k: Kustomization = serde_json::from_value(serde_json::json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-        "kind": "Kustomization",
-        "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
-        "spec": full,
-    }))?;
-    api.create(&PostParams::default(), &k).await?;
-    Ok(())
-}
-
-fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)> {
-    let c = k
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+    create_kustomization(
+        api,
+        ns,
+        name,
+        serde_json::json!({
+            "interval": "10m",
+            "prune": true,
+            "targetNamespace": ns.name(),
+            "sourceRef": {"kind": "GitRepository", "name": "repo"},
+        }),
+        spec,
+    )
+    .await
 }
 
 fn is(k: &Kustomization, type_: &str, status: &str, reason: &str) -> bool {

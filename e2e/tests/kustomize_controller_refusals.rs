@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
-use driftless_e2e::flux::{SELECTOR_LABEL, selector_flag};
+use driftless_e2e::flux::{condition, create_kustomization, selector_flag};
 use driftless_e2e::{ControllerProcess, TestEnv, TestNamespace, wait};
 use kube::Api;
-use kube::api::PostParams;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -18,33 +17,18 @@ async fn create(
     name: &str,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let mut full = serde_json::json!({
-        "interval": "10m",
-        "prune": true,
-        "sourceRef": {"kind": "GitRepository", "name": "missing"},
-    });
-    if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        full.extend(extra.clone());
-    }
-    let k: Kustomization = serde_json::from_value(serde_json::json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-        "kind": "Kustomization",
-        "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
-        "spec": full,
-    }))?;
-    api.create(&PostParams::default(), &k).await?;
-    Ok(())
-}
-
-fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)> {
-    let c = k
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+    create_kustomization(
+        api,
+        ns,
+        name,
+        serde_json::json!({
+            "interval": "10m",
+            "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "missing"},
+        }),
+        spec,
+    )
+    .await
 }
 
 #[tokio::test]
