@@ -91,6 +91,12 @@ async fn up_is_idempotent_detached_restarts_a_broken_cluster_and_down_stops_ever
         .and_then(Pid::from_raw)
         .expect("a valid pid");
     kill_process(pid, Signal::KILL)?;
+    // SIGKILL is delivered asynchronously: on a busy machine the process can still look alive
+    // for a moment. Wait (bounded) until it is gone, so `up` is asked about a dead member.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !is_gone(kwok.pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let restarted = cluster::up(&layout).await?;
     assert!(restarted.started, "a half-dead cluster is restarted");
     for p in &status.processes {
