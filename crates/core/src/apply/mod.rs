@@ -317,13 +317,46 @@ impl Applier {
             health::wait(&self.client, &self.resolver, &crds, opts.wait_timeout).await?;
         }
         for (object, obj) in deferred {
-            // Stage 1 exists now: nothing may be deferred twice.
-            planned2.push(self.plan_now(object, obj, opts).await?);
+            planned2.push(
+                self.plan_after_stage1(object, obj, opts, &crd_kinds, &namespaces)
+                    .await?,
+            );
         }
         for p in planned2 {
             changes.changes.push(self.execute(p, opts).await?);
         }
         Ok(changes)
+    }
+
+    /// Plans an object that waited for stage 1.
+    ///
+    /// A CRD being Established does not mean the API server's discovery already lists its
+    /// kind: that catches up a moment later. So while the kind is still unknown (and it is one
+    /// stage 1 brought), ask again, bounded by the wait timeout; then plan for real, which
+    /// reports whatever is still wrong.
+    async fn plan_after_stage1(
+        &self,
+        object: ObjectRef,
+        obj: DynamicObject,
+        opts: &ApplyOptions,
+        crd_kinds: &HashSet<(String, String)>,
+        namespaces: &HashSet<String>,
+    ) -> Result<Planned, ApplyError> {
+        let deadline = tokio::time::Instant::now() + opts.wait_timeout;
+        let mut pause = Duration::from_millis(50);
+        while tokio::time::Instant::now() < deadline {
+            match self
+                .plan(object.clone(), obj.clone(), opts, crd_kinds, namespaces)
+                .await?
+            {
+                PlanOutcome::Ready(p) => return Ok(*p),
+                PlanOutcome::Deferred => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        self.plan_now(object, obj, opts).await
     }
 
     /// Plans an object that must be valid now (no deferral to after stage 1).
