@@ -51,22 +51,27 @@ fn walk(
     files: &mut Vec<File>,
     total: &mut u64,
 ) -> Result<(), Error> {
-    let mut entries: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+    // The entry's type comes with the directory listing: only symbolic links cost a stat.
+    let mut entries: Vec<(String, PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .map(|e| {
             let e = e.map_err(|err| Error::io(dir, err))?;
-            Ok((e.file_name().to_string_lossy().into_owned(), e.path()))
+            let file_type = e.file_type().map_err(|err| Error::io(e.path(), err))?;
+            Ok((
+                e.file_name().to_string_lossy().into_owned(),
+                e.path(),
+                file_type,
+            ))
         })
         .collect::<Result<_, Error>>()?;
-    entries.sort();
-    for (name, path) in entries {
+    entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    for (name, path, file_type) in entries {
         let n = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let link = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-        let real = if link.file_type().is_symlink() {
+        let (real, file_type) = if file_type.is_symlink() {
             let target = path.canonicalize().map_err(|e| Error::io(&path, e))?;
             if !target.starts_with(root) {
                 return Err(Error::Archive {
@@ -74,12 +79,12 @@ fn walk(
                     message: format!("symbolic link {n} points outside the chart"),
                 });
             }
-            target
+            let meta = std::fs::metadata(&target).map_err(|e| Error::io(&target, e))?;
+            (target, meta.file_type())
         } else {
-            path.clone()
+            (path, file_type)
         };
-        let meta = std::fs::metadata(&real).map_err(|e| Error::io(&real, e))?;
-        if meta.is_dir() {
+        if file_type.is_dir() {
             if rules.ignore(&n, true) {
                 continue;
             }
@@ -89,28 +94,32 @@ fn walk(
         if rules.ignore(&n, false) {
             continue;
         }
-        if !meta.is_file() {
+        if !file_type.is_file() {
             return Err(Error::Archive {
                 archive: root.display().to_string(),
                 message: format!("cannot load irregular file {n}"),
             });
         }
-        if meta.len() > MAX_FILE_SIZE {
-            return Err(Error::Archive {
-                archive: root.display().to_string(),
-                message: format!(
-                    "chart file {n:?} is larger than the maximum file size {MAX_FILE_SIZE}"
-                ),
-            });
+        let too_large = || Error::Archive {
+            archive: root.display().to_string(),
+            message: format!(
+                "chart file {n:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+            ),
+        };
+        let mut data = Vec::new();
+        std::fs::File::open(&real)
+            .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut data))
+            .map_err(|e| Error::io(&real, e))?;
+        if data.len() as u64 > MAX_FILE_SIZE {
+            return Err(too_large());
         }
-        *total += meta.len();
+        *total += data.len() as u64;
         if *total > MAX_CHART_SIZE {
             return Err(Error::Archive {
                 archive: root.display().to_string(),
                 message: format!("chart is larger than the maximum size {MAX_CHART_SIZE}"),
             });
         }
-        let data = std::fs::read(&real).map_err(|e| Error::io(&real, e))?;
         files.push(File {
             name: n,
             data: strip_bom(data),

@@ -6,9 +6,6 @@
 //! a manifest. Both lists are then stably sorted by kind in Helm's install order, unknown
 //! kinds last and alphabetically.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde_json::Value;
 
 use crate::error::Error;
@@ -98,17 +95,53 @@ pub struct Hook {
     pub delete_policies: Vec<String>,
 }
 
-static SEP: LazyLock<Regex> = LazyLock::new(|| {
-    // A fixed, valid pattern.
-    Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable!())
-});
-
 /// Helm's `SplitManifests`: documents in order, each trimmed, empty ones dropped.
+///
+/// Helm splits with the Go regexp `(?:^|\s*\n)---\s*` (RE2's `\s` is ASCII whitespace);
+/// this finds the same leftmost-first matches by hand, since compiling a regex costs more
+/// than rendering a small chart.
 pub fn split_manifests(text: &str) -> Vec<String> {
-    SEP.split(text.trim())
+    let s = text.trim();
+    let mut docs = Vec::new();
+    let mut begin = 0;
+    let mut pos = 0;
+    while let Some((start, end)) = next_separator(s, pos) {
+        docs.push(&s[begin..start]);
+        begin = end;
+        pos = end;
+    }
+    docs.push(&s[begin..]);
+    docs.into_iter()
         .filter(|d| !d.is_empty())
         .map(|d| d.trim().to_string())
         .collect()
+}
+
+/// RE2's `\s`.
+fn is_go_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' ')
+}
+
+/// The next match of `(?:^|\s*\n)---\s*` at or after `pos`, as byte offsets. A match of the
+/// second branch is a run of whitespace ending in `\n` right before `---`; leftmost-first
+/// means the run starts as early as possible (but not before `pos`).
+fn next_separator(s: &str, pos: usize) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    let skip_space = |mut i: usize| {
+        while i < b.len() && is_go_space(b[i]) {
+            i += 1;
+        }
+        i
+    };
+    if pos == 0 && s.starts_with("---") {
+        return Some((0, skip_space(3)));
+    }
+    let newline = pos + s.get(pos..)?.find("\n---")?;
+    let mut start = newline;
+    while start > pos && is_go_space(b[start - 1]) {
+        start -= 1;
+    }
+    Some((start, skip_space(newline + 4)))
 }
 
 struct Head {
@@ -300,6 +333,32 @@ mod tests {
         // As with Go's regexp: the first separator eats the blank line, so the second `---`
         // (not preceded by a newline any more) stays in the document.
         assert_eq!(docs, vec!["a: 1", "---  \nb: 2", "# c\nc: 3"]);
+    }
+
+    /// The hand-written splitter finds what Helm's regexp finds (RE2 `\s` is ASCII).
+    #[test]
+    fn split_matches_the_go_regexp() {
+        let go = regex::Regex::new(r"(?:^|[\t\n\x0c\r ]*\n)---[\t\n\x0c\r ]*").unwrap();
+        let inputs = [
+            "---\na: 1",
+            "a: 1\n---\nb: 2",
+            "a: 1 \t\n \n---   \n\n  b: 2\n---",
+            "a: 1\n----\nb\n---x\n--- \n---\n",
+            "a\u{a0}\n---\u{a0}b",
+            "a\x0b\n---\x0bb",
+            "x\n-- -\n---",
+            "---",
+            "",
+            "k: |\n  text\n  ---\n  more\n---\nnext: 1",
+        ];
+        for input in inputs {
+            let expected: Vec<String> = go
+                .split(input.trim())
+                .filter(|d| !d.is_empty())
+                .map(|d| d.trim().to_string())
+                .collect();
+            assert_eq!(split_manifests(input), expected, "input {input:?}");
+        }
     }
 
     #[test]
