@@ -1,8 +1,9 @@
 //! `driftless helm template NAME CHART`: prints what `helm template` prints, rendered by the
 //! same engine the helm-controller uses.
 
+use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -14,7 +15,8 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum HelmCommand {
     /// Render a chart's templates locally and print the manifests.
-    Template(TemplateArgs),
+    // Boxed: `helm template` has many flags, the other commands' arguments are small.
+    Template(Box<TemplateArgs>),
 }
 
 #[derive(clap::Args)]
@@ -48,6 +50,29 @@ struct TemplateArgs {
     /// Leave hooks out of the output.
     #[arg(long = "no-hooks")]
     no_hooks: bool,
+    /// Leave test hooks (`helm.sh/hook: test`) out of the output.
+    #[arg(long = "skip-tests")]
+    skip_tests: bool,
+    /// Accepted for compatibility: `helm template` never installs CRDs, so this changes
+    /// nothing (`--include-crds` decides whether `crds/` is printed).
+    #[arg(long = "skip-crds")]
+    skip_crds: bool,
+    /// Only print the documents rendered from these templates (path below the chart name,
+    /// `filepath.Match` globs such as `templates/*.yaml`; repeatable).
+    #[arg(short = 's', long = "show-only")]
+    show_only: Vec<String>,
+    /// Name the release from a Go template with Sprig's functions (only with one argument).
+    #[arg(long = "name-template")]
+    name_template: Option<String>,
+    /// Accepted as Helm does: with one argument the release is `release-name` anyway.
+    #[arg(short = 'g', long = "generate-name")]
+    generate_name: bool,
+    /// Write each template's documents to files under this directory instead of stdout.
+    #[arg(long = "output-dir")]
+    output_dir: Option<PathBuf>,
+    /// With `--output-dir`: put the files under `<output-dir>/<release name>/`.
+    #[arg(long = "release-name")]
+    use_release_name: bool,
     /// Set `.Release.IsUpgrade` instead of `.Release.IsInstall`.
     #[arg(long = "is-upgrade")]
     is_upgrade: bool,
@@ -58,7 +83,7 @@ struct TemplateArgs {
 
 pub fn run(args: Args) -> ExitCode {
     match args.command {
-        HelmCommand::Template(t) => match template(t) {
+        HelmCommand::Template(t) => match template(*t) {
             Ok(text) => {
                 let mut stdout = std::io::stdout().lock();
                 if let Err(err) = stdout
@@ -79,10 +104,29 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn template(args: TemplateArgs) -> Result<String, String> {
+    // Helm's `NameAndChart` with `helm template`'s default release name.
     let (name, chart_path) = match args.chart {
-        Some(chart) => (args.name, chart),
-        None => ("release-name".to_string(), PathBuf::from(args.name)),
+        Some(chart) => {
+            if args.generate_name {
+                return Err("cannot set --generate-name and also specify a name".into());
+            }
+            if args.name_template.is_some() {
+                return Err("cannot set --name-template and also specify a name".into());
+            }
+            (args.name, chart)
+        }
+        None => {
+            let name = match &args.name_template {
+                Some(t) => {
+                    driftless_helm::release_name_from_template(t).map_err(|e| e.to_string())?
+                }
+                None => "release-name".to_string(),
+            };
+            (name, PathBuf::from(args.name))
+        }
     };
+    // `--skip-crds` only stops `helm install` from installing `crds/`; rendering ignores it.
+    let _ = args.skip_crds;
     let mut values = driftless_helm::UserValues::default();
     for file in &args.values {
         let text =
@@ -108,10 +152,88 @@ fn template(args: TemplateArgs) -> Result<String, String> {
         skip_schema_validation: args.skip_schema_validation,
         lookup: None,
     };
-    let mut rendered =
-        driftless_helm::template(chart, &values, &opts).map_err(|e| e.to_string())?;
-    if args.no_hooks {
-        rendered.hooks.clear();
+    let rendered = driftless_helm::template(chart, &values, &opts).map_err(|e| e.to_string())?;
+    let output = driftless_helm::OutputOptions {
+        no_hooks: args.no_hooks,
+        skip_tests: args.skip_tests,
+        show_only: args.show_only,
+    };
+    match &args.output_dir {
+        None => rendered
+            .helm_template_output_with(&output)
+            .map_err(|e| e.to_string()),
+        Some(dir) => write_output_dir(
+            &rendered,
+            dir,
+            args.use_release_name.then_some(opts.release_name.as_str()),
+            &output,
+        ),
     }
-    Ok(rendered.helm_template_output())
+}
+
+/// `helm template --output-dir`: each template's documents go to `<dir>/<template path>`
+/// (manifests and hooks under `<dir>/<release>/` with `--release-name`; CRDs always directly
+/// under `<dir>`), and stdout gets a `wrote <file>` line per write. Within one run a second
+/// document of the same template is appended; hook files are appended to when they exist,
+/// even from an earlier run (Helm's behaviour).
+fn write_output_dir(
+    rendered: &driftless_helm::Rendered,
+    dir: &Path,
+    release_dir: Option<&str>,
+    output: &driftless_helm::OutputOptions,
+) -> Result<String, String> {
+    let mut stdout = String::new();
+    let mut written: HashSet<String> = HashSet::new();
+    let mut write = |base: &Path, path: &str, content: &str, append: bool| {
+        // Helm joins with the separator without cleaning the path.
+        let file = PathBuf::from(format!("{}/{path}", base.display()));
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .append(append)
+            .truncate(!append)
+            .open(&file)
+            .map_err(|e| format!("opening {}: {e}", file.display()))?;
+        f.write_all(format!("---\n# Source: {path}\n{content}\n").as_bytes())
+            .map_err(|e| format!("writing {}: {e}", file.display()))?;
+        stdout.push_str(&format!("wrote {}\n", file.display()));
+        Ok::<(), String>(())
+    };
+    for (path, content) in &rendered.crds {
+        write(dir, path, content, written.contains(path))?;
+        written.insert(path.clone());
+    }
+    let manifest_dir = match release_dir {
+        Some(release) => dir.join(release),
+        None => dir.to_path_buf(),
+    };
+    for m in &rendered.manifests {
+        write(
+            &manifest_dir,
+            &m.path,
+            &m.content,
+            written.contains(&m.path),
+        )?;
+        written.insert(m.path.clone());
+    }
+    if !output.no_hooks {
+        for h in &rendered.hooks {
+            if output.skip_tests && h.events.iter().any(|e| e == "test") {
+                continue;
+            }
+            let exists = manifest_dir.join(&h.path).exists();
+            write(&manifest_dir, &h.path, &h.content, exists)?;
+        }
+    }
+    if let Some(pattern) = output.show_only.first() {
+        // Helm matches --show-only against what is left for stdout: nothing.
+        return Err(format!("could not find template {pattern} in chart"));
+    }
+    // What is left of the manifest for stdout is empty: Helm prints an empty line.
+    stdout.push('\n');
+    Ok(stdout)
 }

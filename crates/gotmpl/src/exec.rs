@@ -428,7 +428,10 @@ impl<'t> State<'t> {
     fn walk_range(&mut self, dot: &Rv, b: &'t Branch) -> R<()> {
         let mark = self.vars.len();
         self.at(NodeRef::Pipe(&b.pipe));
-        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let val = match self.eval_pipeline(dot, &b.pipe)? {
+            Rv::Val(v @ Value::Object(_)) => Rv::Val(v.as_collection().into_owned()),
+            v => v,
+        };
         let ndecl = b.pipe.decl.len();
         let mut ran = false;
         let one = |st: &mut Self, index: Value, elem: Value| -> R<Flow> {
@@ -544,8 +547,15 @@ impl<'t> State<'t> {
             Rv::Invalid | Rv::Val(Value::Nil) => self.write("<no value>"),
             Rv::Val(Value::String(s)) => self.write(&s),
             Rv::Val(v) => {
-                let mut s = String::new();
-                crate::format::write_value(&mut s, &v, false);
+                let shown = match &v {
+                    Value::Object(o) => o.action_display(),
+                    _ => None,
+                };
+                let s = shown.unwrap_or_else(|| {
+                    let mut s = String::new();
+                    crate::format::write_value(&mut s, &v, false);
+                    s
+                });
                 self.write(&s)
             }
         }

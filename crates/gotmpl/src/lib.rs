@@ -37,7 +37,10 @@
 //! - Go structs (`.Capabilities`, `.Files`, `.Chart`, `.Release`) can be plain
 //!   [`Value::Map`]s with Go's field names, or an [`Object`] when they need methods
 //!   (`.Files.Get`, `.Capabilities.APIVersions.Has`) or a `String()` form
-//!   (`.Capabilities.KubeVersion`).
+//!   (`.Capabilities.KubeVersion`). An object that is a Go map or slice type (`.Files`)
+//!   gives `range`/`len`/`index`/`if` its [`Object::collection`]; a struct keeps its JSON
+//!   field order for `toJson` through [`Object::json_fields`]; a pointer-receiver `String()`
+//!   is [`Object::action_display`].
 //! - `lookup`: [`Templates::helm`] has Helm's offline `lookup` (returns an empty map); replace it
 //!   with [`Templates::add_func`] and a [`Function`] that queries the cluster.
 //! - Errors: `err.to_string()` is Go's message; [`Error::helm_message`] is what `helm

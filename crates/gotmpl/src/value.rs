@@ -163,6 +163,14 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn display(&self) -> Option<String> {
         None
     }
+    /// What an action `{{ x }}` prints. Go's printer takes the address of an addressable
+    /// value whose pointer type has `String()`, so a struct reached through a pointer (Helm's
+    /// `.Capabilities.KubeVersion`) prints through its pointer-receiver `String()` there,
+    /// while as a function argument (`quote`, `printf "%v"`) it prints as a plain struct
+    /// ([`Object::display`]). Defaults to [`Object::display`].
+    fn action_display(&self) -> Option<String> {
+        self.display()
+    }
     /// The concrete type, for functions that take back objects they made (Sprig's
     /// `genSignedCert` takes a `genCA` result). Objects of the embedding application can keep
     /// the default.
@@ -172,6 +180,19 @@ pub trait Object: fmt::Debug + Send + Sync {
     /// The plain data this object encodes to (`toYaml`, `toJson`, `%v`), with the keys Go's
     /// JSON tags would give.
     fn to_value(&self) -> Value;
+    /// The JSON fields in the Go struct's declaration order, empty ones already left out.
+    /// Go's JSON encoder keeps a struct's field order (maps it sorts), so `toJson` of a struct
+    /// such as Helm's `.Chart` needs it; `None` encodes [`Object::to_value`] with sorted keys.
+    /// (`toYaml` sorts every key, as `sigs.k8s.io/yaml` does, and ignores this.)
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
+    /// For a Go map or slice type with methods (Helm's `.Files` is a `map[string][]byte`,
+    /// `.Capabilities.APIVersions` a `[]string`): the map or list that `range`, `len`,
+    /// `index` and truth tests see. `None` for a struct.
+    fn collection(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl Value {
@@ -273,7 +294,19 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::Object(_) => true,
+            Value::Object(o) => o.collection().is_none_or(|c| c.is_truthy()),
+        }
+    }
+
+    /// The map or list a collection-like [`Object`] stands for ([`Object::collection`]);
+    /// any other value as it is.
+    pub(crate) fn as_collection(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Value::Object(o) => match o.collection() {
+                Some(c) => std::borrow::Cow::Owned(c),
+                None => std::borrow::Cow::Borrowed(self),
+            },
+            v => std::borrow::Cow::Borrowed(v),
         }
     }
 

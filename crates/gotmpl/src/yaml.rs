@@ -552,6 +552,59 @@ pub fn to_json(v: &Value) -> String {
     out
 }
 
+/// `json.Marshal` of a template value: like [`to_json`] of [`crate::Value::to_json`], except
+/// that objects with [`crate::Object::json_fields`] keep their Go struct field order.
+pub fn template_value_to_json(v: &crate::Value) -> String {
+    let mut out = String::new();
+    write_template_json(&mut out, v, 0);
+    out
+}
+
+fn write_template_json(out: &mut String, v: &crate::Value, depth: usize) {
+    use crate::Value as V;
+    // Past this depth (a map that contains itself) the plain conversion cuts the cycle.
+    if depth > 200 {
+        write_json(out, &v.to_json());
+        return;
+    }
+    match v {
+        V::Object(o) => match o.json_fields() {
+            Some(fields) => write_template_object(out, &fields, depth),
+            None => write_template_json(out, &o.to_value(), depth + 1),
+        },
+        V::List(l) => {
+            out.push('[');
+            for (i, item) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_template_json(out, item, depth + 1);
+            }
+            out.push(']');
+        }
+        V::Map(m) => {
+            // A snapshot (sorted keys): the lock is not held while nested values are written.
+            let entries: Vec<(String, crate::Value)> = m.snapshot().into_iter().collect();
+            write_template_object(out, &entries, depth);
+        }
+        other => write_json(out, &other.to_json()),
+    }
+}
+
+/// A JSON object of `fields` in the given order.
+fn write_template_object(out: &mut String, fields: &[(String, crate::Value)], depth: usize) {
+    out.push('{');
+    for (i, (k, field)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(out, k);
+        out.push(':');
+        write_template_json(out, field, depth + 1);
+    }
+    out.push('}');
+}
+
 fn write_json(out: &mut String, v: &Value) {
     match v {
         Value::Null => out.push_str("null"),

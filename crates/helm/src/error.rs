@@ -82,6 +82,9 @@ pub enum Error {
     /// A rendered manifest is not valid YAML.
     #[error("YAML parse error on {path}: {message}")]
     Manifest { path: String, message: String },
+    /// A `--show-only` pattern matched no rendered template.
+    #[error("could not find template {0} in chart")]
+    ShowOnly(String),
     /// A release record could not be encoded or decoded.
     #[error("release record: {0}")]
     Release(String),

@@ -46,4 +46,6 @@ pub use chart::{Chart, Dependency, File, Metadata};
 pub use error::Error;
 pub use loader::{load, load_archive, load_dir};
 pub use render::{Capabilities, LookupFn, ReleaseInfo};
-pub use template::{Rendered, TemplateOptions, UserValues, template};
+pub use template::{
+    OutputOptions, Rendered, TemplateOptions, UserValues, release_name_from_template, template,
+};

@@ -151,6 +151,35 @@ pub fn decode(data: &str) -> Result<Release, Error> {
     serde_json::from_slice(&json).map_err(|e| Error::Release(format!("json: {e}")))
 }
 
+/// The chart as a release record stores it (Helm's `chart.Chart` JSON: `metadata`, `lock`,
+/// `templates`, `values`, `schema`, `files`; file contents base64 like Go's `[]byte`).
+/// Subcharts are not part of it, as in Helm. `helm list` shows the chart and app version
+/// from `metadata`.
+pub fn chart_record(chart: &crate::Chart) -> Value {
+    let files = |files: &[crate::File]| -> Value {
+        files
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name,
+                    "data": base64::engine::general_purpose::STANDARD.encode(&f.data),
+                })
+            })
+            .collect()
+    };
+    serde_json::json!({
+        "metadata": crate::render::metadata_json(&chart.metadata),
+        "lock": null,
+        "templates": files(&chart.templates),
+        "values": chart.values,
+        "schema": chart
+            .schema
+            .as_ref()
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+        "files": files(&chart.files),
+    })
+}
+
 /// The Secret (as a Kubernetes object in JSON) that stores `rel` in `namespace`.
 pub fn to_secret(rel: &Release, namespace: &str) -> Result<Value, Error> {
     let encoded = encode(rel)?;
@@ -281,6 +310,31 @@ mod tests {
         let rel = decode(&text).unwrap();
         assert_eq!(rel.status(), "failed");
         assert_eq!(rel.info.unwrap().extra["resources"], json!({"a": 1}));
+    }
+
+    #[test]
+    fn chart_record_is_helms_chart_json() {
+        let mut chart = crate::Chart::default();
+        chart.metadata.name = "web".into();
+        chart.metadata.version = "1.0.0".into();
+        chart.metadata.app_version = "2.1".into();
+        chart.values = json!({"replicas": 1}).as_object().cloned().unwrap();
+        chart.templates = vec![crate::File {
+            name: "templates/cm.yaml".into(),
+            data: b"kind: ConfigMap".to_vec(),
+        }];
+        let rec = chart_record(&chart);
+        assert_eq!(
+            rec["metadata"],
+            json!({"name": "web", "version": "1.0.0", "appVersion": "2.1"})
+        );
+        assert_eq!(rec["values"], json!({"replicas": 1}));
+        assert_eq!(
+            rec["templates"],
+            json!([{"name": "templates/cm.yaml", "data": "a2luZDogQ29uZmlnTWFw"}])
+        );
+        assert_eq!(rec["schema"], Value::Null);
+        assert_eq!(rec["files"], json!([]));
     }
 
     #[test]

@@ -395,106 +395,154 @@ impl Object for ChartObj {
     }
 
     fn to_value(&self) -> G {
-        let md = &self.md;
-        let mut m = GMap::new();
-        let mut s = |k: &str, v: &str| {
-            if !v.is_empty() {
-                m.insert(k.to_string(), G::str(v));
-            }
-        };
-        s("name", &md.name);
-        s("home", &md.home);
-        s("version", &md.version);
-        s("description", &md.description);
-        s("icon", &md.icon);
-        s("apiVersion", &md.api_version);
-        s("condition", &md.condition);
-        s("tags", &md.tags);
-        s("appVersion", &md.app_version);
-        s("kubeVersion", &md.kube_version);
-        s("type", &md.chart_type);
-        if !md.sources.is_empty() {
-            m.insert("sources".into(), str_list(&md.sources));
-        }
-        if !md.keywords.is_empty() {
-            m.insert("keywords".into(), str_list(&md.keywords));
-        }
-        if !md.maintainers.is_empty() {
-            m.insert(
-                "maintainers".into(),
-                G::list(
-                    md.maintainers
-                        .iter()
-                        .map(|x| {
-                            let mut o = GMap::new();
-                            for (k, v) in [("name", &x.name), ("email", &x.email), ("url", &x.url)]
-                            {
-                                if !v.is_empty() {
-                                    o.insert(k.into(), G::str(v));
-                                }
-                            }
-                            G::map(o)
-                        })
-                        .collect(),
-                ),
-            );
-        }
-        if md.deprecated {
-            m.insert("deprecated".into(), G::Bool(true));
-        }
-        if !md.annotations.is_empty() {
-            m.insert(
-                "annotations".into(),
-                G::map(
-                    md.annotations
-                        .iter()
-                        .map(|(k, v)| (k.clone(), G::str(v)))
-                        .collect(),
-                ),
-            );
-        }
-        if !md.dependencies.is_empty() {
-            m.insert(
-                "dependencies".into(),
-                G::list(
-                    md.dependencies
-                        .iter()
-                        .map(|d| {
-                            let mut o = GMap::new();
-                            o.insert("name".into(), G::str(&d.name));
-                            o.insert("repository".into(), G::str(&d.repository));
-                            for (k, v) in [
-                                ("version", &d.version),
-                                ("condition", &d.condition),
-                                ("alias", &d.alias),
-                            ] {
-                                if !v.is_empty() {
-                                    o.insert(k.into(), G::str(v));
-                                }
-                            }
-                            if !d.tags.is_empty() {
-                                o.insert("tags".into(), str_list(&d.tags));
-                            }
-                            if d.enabled {
-                                o.insert("enabled".into(), G::Bool(true));
-                            }
-                            if !d.import_values.is_empty() {
-                                o.insert(
-                                    "import-values".into(),
-                                    G::list(
-                                        d.import_values.iter().map(to_template_value).collect(),
-                                    ),
-                                );
-                            }
-                            G::map(o)
-                        })
-                        .collect(),
-                ),
-            );
-        }
-        m.insert("IsRoot".into(), G::Bool(self.is_root));
-        G::map(m)
+        plain_struct(self.fields())
     }
+
+    fn json_fields(&self) -> Option<Vec<(String, G)>> {
+        Some(self.fields())
+    }
+}
+
+impl ChartObj {
+    /// `chart.Metadata`'s fields, then the embedding struct's `IsRoot`.
+    fn fields(&self) -> Vec<(String, G)> {
+        let mut f = metadata_fields(&self.md);
+        f.push(("IsRoot".into(), G::Bool(self.is_root)));
+        f
+    }
+}
+
+/// `chart.Metadata` as Helm's JSON encodes it (release records store it so).
+pub(crate) fn metadata_json(md: &crate::chart::Metadata) -> J {
+    plain_struct(metadata_fields(md)).to_json()
+}
+
+/// `chart.Metadata`'s JSON fields in declaration order (empty ones omitted, as its
+/// `omitempty` tags say).
+fn metadata_fields(md: &crate::chart::Metadata) -> Vec<(String, G)> {
+    let mut f = GoFields::default();
+    f.str("name", &md.name);
+    f.str("home", &md.home);
+    f.list("sources", &md.sources);
+    f.str("version", &md.version);
+    f.str("description", &md.description);
+    f.list("keywords", &md.keywords);
+    if !md.maintainers.is_empty() {
+        let list = md
+            .maintainers
+            .iter()
+            .map(|x| {
+                let mut o = GoFields::default();
+                o.str("name", &x.name);
+                o.str("email", &x.email);
+                o.str("url", &x.url);
+                o.into_struct()
+            })
+            .collect();
+        f.0.push(("maintainers".into(), G::list(list)));
+    }
+    f.str("icon", &md.icon);
+    f.str("apiVersion", &md.api_version);
+    f.str("condition", &md.condition);
+    f.str("tags", &md.tags);
+    f.str("appVersion", &md.app_version);
+    if md.deprecated {
+        f.0.push(("deprecated".into(), G::Bool(true)));
+    }
+    if !md.annotations.is_empty() {
+        let m = md
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), G::str(v)))
+            .collect();
+        f.0.push(("annotations".into(), G::map(m)));
+    }
+    f.str("kubeVersion", &md.kube_version);
+    if !md.dependencies.is_empty() {
+        let list = md
+            .dependencies
+            .iter()
+            .map(|d| {
+                let mut o = GoFields::default();
+                o.0.push(("name".into(), G::str(&d.name)));
+                o.str("version", &d.version);
+                o.0.push(("repository".into(), G::str(&d.repository)));
+                o.str("condition", &d.condition);
+                o.list("tags", &d.tags);
+                if d.enabled {
+                    o.0.push(("enabled".into(), G::Bool(true)));
+                }
+                if !d.import_values.is_empty() {
+                    let iv = d.import_values.iter().map(to_template_value).collect();
+                    o.0.push(("import-values".into(), G::list(iv)));
+                }
+                o.str("alias", &d.alias);
+                o.into_struct()
+            })
+            .collect();
+        f.0.push(("dependencies".into(), G::list(list)));
+    }
+    f.str("type", &md.chart_type);
+    f.0
+}
+
+/// A Go struct's JSON fields in declaration order, built field by field.
+#[derive(Default)]
+struct GoFields(Vec<(String, G)>);
+
+impl GoFields {
+    /// A string field with `omitempty`.
+    fn str(&mut self, key: &str, v: &str) {
+        if !v.is_empty() {
+            self.0.push((key.to_string(), G::str(v)));
+        }
+    }
+
+    /// A `[]string` field with `omitempty`.
+    fn list(&mut self, key: &str, v: &[String]) {
+        if !v.is_empty() {
+            self.0.push((key.to_string(), str_list(v)));
+        }
+    }
+
+    fn into_struct(self) -> G {
+        G::Object(Arc::new(GoStruct(self.0)))
+    }
+}
+
+/// A nested struct of `.Chart` (a maintainer, a dependency) as `toJson` sees it: its fields
+/// in declaration order. Templates reach these through [`ChartObj::field`] as maps instead.
+#[derive(Debug)]
+struct GoStruct(Vec<(String, G)>);
+
+impl Object for GoStruct {
+    fn type_name(&self) -> &str {
+        "struct"
+    }
+
+    fn field(&self, _name: &str) -> Option<G> {
+        None
+    }
+
+    fn to_value(&self) -> G {
+        plain_struct(self.0.clone())
+    }
+
+    fn json_fields(&self) -> Option<Vec<(String, G)>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Struct fields as a plain map (what `toYaml` and `%v` see), nested structs included.
+fn plain_struct(fields: Vec<(String, G)>) -> G {
+    fn plain(v: G) -> G {
+        match v {
+            G::Object(o) => o.to_value(),
+            G::List(l) => G::list(l.iter().cloned().map(plain).collect()),
+            v => v,
+        }
+    }
+    G::map(fields.into_iter().map(|(k, v)| (k, plain(v))).collect())
 }
 
 /// `.Capabilities`.
@@ -571,16 +619,37 @@ impl Object for KubeVersionObj {
         }
     }
 
+    /// As a function argument (`quote`, `printf "%v"`, `toString`) Go prints the struct
+    /// value: `{v1.20.0 1 20}`.
     fn display(&self) -> Option<String> {
+        Some(format!(
+            "{{{} {} {}}}",
+            self.version, self.major, self.minor
+        ))
+    }
+
+    /// `{{ .Capabilities.KubeVersion }}` prints through `(*KubeVersion).String()`.
+    fn action_display(&self) -> Option<String> {
         Some(self.version.clone())
     }
 
     fn to_value(&self) -> G {
-        let mut m = GMap::new();
-        m.insert("Version".into(), G::str(&self.version));
-        m.insert("Major".into(), G::str(&self.major));
-        m.insert("Minor".into(), G::str(&self.minor));
-        G::map(m)
+        plain_struct(self.fields())
+    }
+
+    fn json_fields(&self) -> Option<Vec<(String, G)>> {
+        Some(self.fields())
+    }
+}
+
+impl KubeVersionObj {
+    /// `chartutil.KubeVersion`'s fields in declaration order (no JSON tags).
+    fn fields(&self) -> Vec<(String, G)> {
+        vec![
+            ("Version".into(), G::str(&self.version)),
+            ("Major".into(), G::str(&self.major)),
+            ("Minor".into(), G::str(&self.minor)),
+        ]
     }
 }
 
@@ -616,6 +685,11 @@ impl Object for VersionSetObj {
 
     fn to_value(&self) -> G {
         str_list(&self.0)
+    }
+
+    /// A `[]string`: `range` and `len` see the list.
+    fn collection(&self) -> Option<G> {
+        Some(self.to_value())
     }
 }
 
@@ -716,6 +790,11 @@ impl Object for FilesObj {
                 .map(|(k, v)| (k.clone(), G::Bytes(v.clone())))
                 .collect(),
         )
+    }
+
+    /// A `map[string][]byte`: `range`, `len`, `index` and `if` see path -> bytes.
+    fn collection(&self) -> Option<G> {
+        Some(self.to_value())
     }
 }
 

@@ -115,6 +115,80 @@ impl Rendered {
         }
         out
     }
+
+    /// What `helm template` prints with its output flags: hooks left out (`--no-hooks`) or
+    /// test hooks left out (`--skip-tests`), then only the documents whose template matches
+    /// a `--show-only` pattern (Go's `filepath.Match` on the path below the chart name, in
+    /// pattern order). A pattern that matches nothing is an error, as in Helm.
+    pub fn helm_template_output_with(&self, opts: &OutputOptions) -> Result<String, Error> {
+        let mut out = self.manifest().trim().to_string();
+        out.push('\n');
+        if !opts.no_hooks {
+            for h in &self.hooks {
+                if opts.skip_tests && h.events.iter().any(|e| e == "test") {
+                    continue;
+                }
+                out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
+            }
+        }
+        if opts.show_only.is_empty() {
+            return Ok(out);
+        }
+        let docs = crate::manifest::split_manifests(&out);
+        let mut shown = String::new();
+        for pattern in &opts.show_only {
+            let mut found = false;
+            for doc in &docs {
+                let Some(path) = source_below_chart(doc) else {
+                    continue;
+                };
+                // Helm ignores a malformed pattern's error: it matches nothing.
+                if crate::ignore::glob_match(pattern, path).unwrap_or(false) {
+                    shown.push_str("---\n");
+                    shown.push_str(doc);
+                    shown.push('\n');
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(Error::ShowOnly(pattern.clone()));
+            }
+        }
+        Ok(shown)
+    }
+}
+
+/// `helm template`'s output flags (what it prints, not how it renders).
+#[derive(Debug, Clone, Default)]
+pub struct OutputOptions {
+    /// `--no-hooks`: no hook documents.
+    pub no_hooks: bool,
+    /// `--skip-tests`: no hooks with the `test` event.
+    pub skip_tests: bool,
+    /// `--show-only` patterns, e.g. `templates/deployment.yaml` or `charts/db/templates/*`.
+    pub show_only: Vec<String>,
+}
+
+/// The template path of a document below the chart name (Helm's `# Source: [^/]+/(.+)`).
+fn source_below_chart(doc: &str) -> Option<&str> {
+    static SOURCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        // A fixed, valid pattern.
+        regex::Regex::new(r"# Source: [^/]+/(.+)").unwrap_or_else(|_| unreachable!())
+    });
+    SOURCE
+        .captures(doc)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str())
+}
+
+/// Helm's `--name-template`: the text executed as a Go template with Sprig's functions and no
+/// data, e.g. `{{ randAlpha 6 | lower }}-web`.
+pub fn release_name_from_template(text: &str) -> Result<String, Error> {
+    let mut set = driftless_gotmpl::Templates::new(driftless_gotmpl::Library::Sprig);
+    set.parse("name-template", text)
+        .map_err(|e| Error::Render(e.to_string()))?;
+    set.execute("name-template", &driftless_gotmpl::Value::Nil)
+        .map_err(|e| Error::Render(e.to_string()))
 }
 
 fn valid_release_name(name: &str) -> bool {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use driftless_helm::{TemplateOptions, UserValues, load, template};
+use driftless_helm::{OutputOptions, TemplateOptions, UserValues, load, template};
 
 struct Case {
     chart_dir: PathBuf,
@@ -64,6 +64,7 @@ fn render(case: &Case) -> Result<String, String> {
         release_name: "conformance".into(),
         ..Default::default()
     };
+    let mut output = OutputOptions::default();
     let mut it = case.args.iter();
     while let Some(flag) = it.next() {
         let mut next = || it.next().cloned().ok_or(format!("{flag} needs a value"));
@@ -82,6 +83,11 @@ fn render(case: &Case) -> Result<String, String> {
             "-a" | "--api-versions" => opts.api_versions.push(next()?),
             "--include-crds" => opts.include_crds = true,
             "--is-upgrade" => opts.is_upgrade = true,
+            "--no-hooks" => output.no_hooks = true,
+            "--skip-tests" => output.skip_tests = true,
+            // Only `helm install` acts on it.
+            "--skip-crds" => {}
+            "-s" | "--show-only" => output.show_only.push(next()?),
             other => return Err(format!("unsupported flag {other}")),
         }
     }
@@ -92,7 +98,9 @@ fn render(case: &Case) -> Result<String, String> {
     };
     let chart = load(&chart_path).map_err(|e| e.to_string())?;
     let rendered = template(chart, &values, &opts).map_err(|e| e.to_string())?;
-    Ok(rendered.helm_template_output())
+    rendered
+        .helm_template_output_with(&output)
+        .map_err(|e| e.to_string())
 }
 
 fn first_difference(expected: &str, actual: &str) -> String {

@@ -146,7 +146,7 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
 }
 
 fn length(v: &Value) -> Result<i64, FuncError> {
-    Ok(match v {
+    Ok(match &*v.as_collection() {
         Value::Nil => return Err("len of nil pointer".into()),
         Value::String(s) => s.len() as i64,
         Value::Bytes(b) => b.len() as i64,
@@ -172,7 +172,7 @@ fn index(item: &Value, idx: &[Value]) -> Result<Value, FuncError> {
     if item.is_nil() {
         return Err("index of untyped nil".into());
     }
-    let mut cur = item.clone();
+    let mut cur = item.as_collection().into_owned();
     for i in idx {
         cur = match &cur {
             Value::Nil => return Err("index of nil pointer".into()),

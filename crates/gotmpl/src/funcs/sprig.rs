@@ -1414,7 +1414,7 @@ pub(crate) fn json_or_empty(v: &Value) -> String {
     if has_non_finite(v) {
         return String::new();
     }
-    crate::yaml::to_json(&v.to_json())
+    crate::yaml::template_value_to_json(v)
 }
 
 /// Go's `strings.ToUpper`: a rune without a one-rune upper case stays as it is.
@@ -1447,7 +1447,7 @@ fn raw_json(v: &Value) -> String {
     if has_non_finite(v) {
         return String::new();
     }
-    let s = crate::yaml::to_json(&v.to_json());
+    let s = crate::yaml::template_value_to_json(v);
     s.replace("\\u003c", "<")
         .replace("\\u003e", ">")
         .replace("\\u0026", "&")
