@@ -68,6 +68,8 @@ pub mod reasons {
     pub const RECONCILIATION_FAILED: &str = "ReconciliationFailed";
     /// A health check failed or timed out.
     pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// A CEL expression (`healthCheckExprs`) does not compile.
+    pub const INVALID_CEL_EXPRESSION: &str = "InvalidCELExpression";
     /// The source artifact could not be fetched or verified.
     pub const ARTIFACT_FAILED: &str = "ArtifactFailed";
     /// kustomize build (or chart build) failed.

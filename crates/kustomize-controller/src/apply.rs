@@ -97,7 +97,15 @@ pub async fn prune(
     }
 }
 
+/// Compiles `healthCheckExprs`; a mistake stalls the Kustomization (`InvalidCELExpression`)
+/// until the spec changes. Run before anything is applied, and again by [`health`] (cheap).
+pub fn health_exprs(k: &Kustomization) -> Result<health::CustomHealth, Failure> {
+    health::CustomHealth::compile(k.spec.health_check_exprs.as_deref().unwrap_or_default())
+        .map_err(|e| Failure::stalled(reasons::INVALID_CEL_EXPRESSION, e.to_string()))
+}
+
 /// Waits for every applied object (`wait`) or the `healthChecks`; `HealthCheckFailed`.
+/// The kinds `healthCheckExprs` lists are judged by their expressions.
 /// Returns whether a health check ran (so `Healthy` is reported).
 pub async fn health(
     applier: &Applier,
@@ -132,9 +140,16 @@ pub async fn health(
     if objects.is_empty() {
         return Ok(false);
     }
+    let custom = health_exprs(k)?;
     // Read with the tenant's rights too: a health check cannot reveal what it may not read.
-    health::wait(applier.client(), applier.resolver(), &objects, timeout)
-        .await
-        .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
+    health::wait_with(
+        applier.client(),
+        applier.resolver(),
+        &objects,
+        timeout,
+        &custom,
+    )
+    .await
+    .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
     Ok(true)
 }

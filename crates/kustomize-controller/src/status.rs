@@ -33,6 +33,7 @@ async fn run(
             "spec.kubeConfig (remote clusters) is not supported yet",
         ));
     }
+    apply::health_exprs(k)?;
     resolve::dependencies(ctx, k).await?;
     let artifact = resolve::source(ctx, k).await?;
     status.last_attempted_revision = Some(artifact.revision.clone());

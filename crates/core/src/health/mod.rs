@@ -12,9 +12,14 @@
 //!              ─▶ else conditions: Stalled ─▶ Failed, Reconciling ─▶ InProgress,
 //!                 Ready ─▶ Current / InProgress; none ─▶ Current
 //! ```
+//!
+//! A Kustomization's `healthCheckExprs` ([`CustomHealth`], in `cel.rs`) replace the kind rules
+//! for the kinds they list: [`compute_with`], [`wait_with`].
 
+mod cel;
 mod rules;
 
+pub use cel::{CustomHealth, ExprError};
 pub use rules::compute;
 
 use crate::apply::{ObjectRef, ResolveError, Resolver};
@@ -121,11 +126,27 @@ impl fmt::Display for Status {
     }
 }
 
+/// The health of an object: by `custom`'s expressions when they list its kind, else by
+/// [`compute`]'s built-in rules.
+pub fn compute_with(obj: &serde_json::Value, custom: &CustomHealth) -> Health {
+    custom.evaluate(obj).unwrap_or_else(|| compute(obj))
+}
+
 /// The health of one object on the API server.
 pub async fn check(
     client: &Client,
     resolver: &Resolver,
     object: &ObjectRef,
+) -> Result<Health, WaitError> {
+    check_with(client, resolver, object, &CustomHealth::default()).await
+}
+
+/// [`check`] with a Kustomization's `healthCheckExprs`.
+pub async fn check_with(
+    client: &Client,
+    resolver: &Resolver,
+    object: &ObjectRef,
+    custom: &CustomHealth,
 ) -> Result<Health, WaitError> {
     let (api, _) = resolver
         .api_for(client, object)
@@ -143,7 +164,7 @@ pub async fn check(
         })?;
     Ok(match live {
         None => Health::new(Status::NotFound, "object not found"),
-        Some(obj) => compute(&serde_json::to_value(&obj).unwrap_or_default()),
+        Some(obj) => compute_with(&serde_json::to_value(&obj).unwrap_or_default(), custom),
     })
 }
 
@@ -158,13 +179,24 @@ pub async fn wait(
     objects: &[ObjectRef],
     timeout: Duration,
 ) -> Result<(), WaitError> {
+    wait_with(client, resolver, objects, timeout, &CustomHealth::default()).await
+}
+
+/// [`wait`] judging the kinds `custom` lists by its expressions (`healthCheckExprs`).
+pub async fn wait_with(
+    client: &Client,
+    resolver: &Resolver,
+    objects: &[ObjectRef],
+    timeout: Duration,
+    custom: &CustomHealth,
+) -> Result<(), WaitError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut delay = Duration::from_millis(100);
     let mut pending: Vec<ObjectRef> = objects.to_vec();
     loop {
         let mut still = Vec::new();
         for object in pending {
-            let health = match check(client, resolver, &object).await {
+            let health = match check_with(client, resolver, &object, custom).await {
                 Ok(h) => h,
                 Err(WaitError::Resolve {
                     source: ResolveError::UnknownKind { .. },

@@ -30,20 +30,8 @@ fn in_progress(message: impl Into<String>) -> Health {
 
 /// The health of an object (its full JSON, as read from the API server).
 pub fn compute(obj: &Value) -> Health {
-    if obj
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|d| !d.is_null())
-    {
-        return Health::new(Status::Terminating, "being deleted");
-    }
-    if let (Some(generation), Some(observed)) = (
-        i(obj, &["metadata", "generation"]),
-        i(obj, &["status", "observedGeneration"]),
-    ) && observed != generation
-    {
-        return in_progress(format!(
-            "observedGeneration {observed} does not match generation {generation}"
-        ));
+    if let Some(early) = before_kind_rules(obj) {
+        return early;
     }
     let api_version = s(obj, &["apiVersion"]).unwrap_or("");
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
@@ -61,6 +49,28 @@ pub fn compute(obj: &Value) -> Health {
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd(obj),
         _ => generic(obj),
     }
+}
+
+/// What holds for every kind, checked before any kind's rules (built-in or CEL): an object
+/// being deleted is Terminating; one whose controller has not seen its latest spec
+/// (`status.observedGeneration` behind `metadata.generation`) is InProgress.
+pub(super) fn before_kind_rules(obj: &Value) -> Option<Health> {
+    if obj
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
+    {
+        return Some(Health::new(Status::Terminating, "being deleted"));
+    }
+    if let (Some(generation), Some(observed)) = (
+        i(obj, &["metadata", "generation"]),
+        i(obj, &["status", "observedGeneration"]),
+    ) && observed != generation
+    {
+        return Some(in_progress(format!(
+            "observedGeneration {observed} does not match generation {generation}"
+        )));
+    }
+    None
 }
 
 /// Objects with kstatus / Flux conditions (Ready, Reconciling, Stalled); none means Current.
