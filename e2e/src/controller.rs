@@ -34,15 +34,24 @@ impl ControllerProcess {
         if !bin.is_file() {
             build(binary, &profile_dir)?;
         }
-        let logs = profile_dir
-            .parent()
-            .unwrap_or(&profile_dir)
-            .join("e2e-logs");
+        Self::start_path(env, &bin, args, log_name)
+    }
+
+    /// Like [`Self::start`], for the binary at `bin` (e.g. a release build that a benchmark
+    /// measures); it is not built when missing. The log goes to `<bin>/../../e2e-logs/`.
+    pub fn start_path(
+        env: &TestEnv,
+        bin: &Path,
+        args: &[&str],
+        log_name: &str,
+    ) -> anyhow::Result<Self> {
+        let profile_dir = bin.parent().unwrap_or(Path::new("."));
+        let logs = profile_dir.parent().unwrap_or(profile_dir).join("e2e-logs");
         std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
         let log = logs.join(format!("{log_name}.log"));
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("duplicating a log handle")?;
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .args(args)
             .env("KUBECONFIG", env.kubeconfig())
             .stdin(Stdio::null())

@@ -2,6 +2,8 @@
 //! storage and server) and kustomize-controller, both watching only the objects labelled with
 //! one test's namespace, so tests run in parallel without seeing each other's objects.
 
+use std::path::Path;
+
 use driftless_api::kustomize::Kustomization;
 use kube::Api;
 use kube::api::PostParams;
@@ -26,11 +28,25 @@ impl FluxControllers {
         ns: &TestNamespace,
         kustomize_args: &[&str],
     ) -> anyhow::Result<FluxControllers> {
+        Self::start_from(env, ns, None, kustomize_args)
+    }
+
+    /// Like [`Self::start`], with the binaries in `bin_dir` when given (e.g. `<target>/release`,
+    /// which `cargo xtask bench loop` measures) instead of those of the test's own profile.
+    pub fn start_from(
+        env: &TestEnv,
+        ns: &TestNamespace,
+        bin_dir: Option<&Path>,
+        kustomize_args: &[&str],
+    ) -> anyhow::Result<FluxControllers> {
+        let start = |binary: &str, args: &[&str], log_name: &str| match bin_dir {
+            Some(dir) => ControllerProcess::start_path(env, &dir.join(binary), args, log_name),
+            None => ControllerProcess::start(env, binary, args, log_name),
+        };
         let storage = tempfile::tempdir()?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let selector = selector_flag(ns);
-        let source = ControllerProcess::start(
-            env,
+        let source = start(
             "source-controller",
             &[
                 "--metrics-addr=0",
@@ -44,8 +60,7 @@ impl FluxControllers {
         )?;
         let mut args = vec!["--metrics-addr=0", "--health-addr=0", selector.as_str()];
         args.extend_from_slice(kustomize_args);
-        let kustomize = ControllerProcess::start(
-            env,
+        let kustomize = start(
             "kustomize-controller",
             &args,
             &format!("{}-kustomize", ns.name()),

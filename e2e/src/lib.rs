@@ -23,6 +23,7 @@ mod env;
 pub mod flux;
 pub mod git_server;
 mod namespace;
+pub mod sample;
 pub mod wait;
 
 pub use controller::ControllerProcess;
