@@ -1,13 +1,18 @@
 //! `cargo xtask up` / `cargo xtask down`: the whole GitOps loop on this machine, in one command.
 //!
 //! `up` builds what is missing, starts (or reuses) the control plane of `cargo xtask cluster`,
-//! installs the CRDs, starts a git server holding a sample repository laid out the way GitOps
-//! teams lay theirs out, starts source-controller and kustomize-controller, applies the
-//! repository's `clusters/staging` objects and waits until every GitRepository and
-//! Kustomization is Ready. The processes it starts are detached (own process group, output in
-//! `<cache>/up/logs/`) and recorded in `<cache>/up/state`, so `up` returns and `down` can stop
-//! them. Running `up` again stops what the previous `up` started and starts afresh (the
-//! cluster is reused). `down` stops those processes, then the control plane.
+//! installs the CRDs, starts a git server holding the sample repository (its layout lives in
+//! `driftless_e2e::sample`, shared with the scenario tests), starts source-controller and
+//! kustomize-controller, applies the repository's `clusters/staging` objects and waits until
+//! every GitRepository and Kustomization is Ready at the pushed commit. The processes it starts
+//! are detached (own process group, output in `<cache>/up/logs/`) and recorded in
+//! `<cache>/up/state`, so `up` returns and `down` can stop them. Running `up` again stops what
+//! the previous `up` started and starts afresh, reusing the cluster and the sample repository
+//! (the user's commits survive; the git server keeps its port). `down` stops those processes,
+//! then the control plane.
+//!
+//! The controllers skip objects labelled for e2e tests (`--watch-label-selector`), whose own
+//! controllers reconcile them: tests and `up` share one cluster without fighting.
 
 mod git_serve;
 
@@ -19,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driftless_e2e::cluster::{self, Layout};
+use driftless_e2e::flux::SELECTOR_LABEL;
+use driftless_e2e::sample::{FIRST_COMMIT_MESSAGE, KUSTOMIZE_CONTROLLER_ARGS, Sample};
 
 use crate::cache;
 
@@ -58,6 +65,11 @@ impl Paths {
     fn storage(&self) -> PathBuf {
         self.dir.join("storage")
     }
+    /// The git server's port, kept across `up`s: the sample repository's GitRepository and
+    /// the clone's `origin` name it.
+    fn git_port(&self) -> PathBuf {
+        self.dir.join("git-port")
+    }
 }
 
 /// One detached process `up` started; one line `name pid log` of the state file.
@@ -67,31 +79,41 @@ struct Started {
     log: PathBuf,
 }
 
+/// Prints one progress line, with the time since `up` began.
+fn progress(started_at: Instant, message: &str) {
+    eprintln!(
+        "up [{:>5.1}s] {message}",
+        started_at.elapsed().as_secs_f64()
+    );
+}
+
 pub fn up() -> anyhow::Result<()> {
     let started_at = Instant::now();
+    let say = |message: &str| progress(started_at, message);
     let paths = Paths::new();
     let stopped = stop_recorded(&paths)?;
     if !stopped.is_empty() {
-        eprintln!(
-            "up: stopped what the previous `up` left: {}",
+        say(&format!(
+            "stopped what the previous `up` left: {}",
             stopped.join(", ")
-        );
+        ));
     }
     std::fs::create_dir_all(paths.logs())
         .with_context(|| format!("creating {}", paths.logs().display()))?;
 
-    eprintln!("up: building source-controller and kustomize-controller (cargo build)");
+    say("building source-controller and kustomize-controller (cargo build)");
     let bins = build_controllers()?;
 
     let layout = Layout::default();
+    say("building the control plane when the cache lacks it, then starting it");
     cluster::build(&layout)?;
     let running = crate::cluster::runtime()?.block_on(cluster::up(&layout))?;
     if !running.started {
-        eprintln!("up: reusing the control plane at {}", running.server);
+        say(&format!("reusing the control plane at {}", running.server));
     }
     let kubeconfig = running.kubeconfig;
 
-    eprintln!("up: installing the CRDs and namespace {FLUX_NS}");
+    say(&format!("installing the CRDs and namespace {FLUX_NS}"));
     kubectl(
         &kubeconfig,
         &[
@@ -122,8 +144,10 @@ pub fn up() -> anyhow::Result<()> {
 
     let mut started = Vec::new();
     let result = (|| {
-        let git_port = free_port()?;
-        eprintln!("up: starting the git server on http://127.0.0.1:{git_port}/");
+        let git_port = git_port(&paths)?;
+        say(&format!(
+            "starting the git server on http://127.0.0.1:{git_port}/"
+        ));
         std::fs::create_dir_all(paths.repos())?;
         let exe = std::env::current_exe().context("locating the xtask binary")?;
         started.push(spawn_detached(
@@ -141,8 +165,7 @@ pub fn up() -> anyhow::Result<()> {
         wait_port(git_port, Duration::from_secs(10))?;
 
         let url = format!("http://127.0.0.1:{git_port}/sample.git");
-        eprintln!("up: creating the sample repository, pushed to {url}");
-        create_sample_repo(&paths, &url)?;
+        say(&sample_repo(&paths, &url)?);
 
         let storage_port = free_port()?;
         let storage = paths.storage();
@@ -150,7 +173,9 @@ pub fn up() -> anyhow::Result<()> {
             std::fs::remove_dir_all(&storage)?;
         }
         std::fs::create_dir_all(&storage)?;
-        eprintln!("up: starting source-controller and kustomize-controller");
+        say("starting source-controller and kustomize-controller");
+        // Objects labelled for an e2e test belong to that test's own controllers.
+        let not_tests = format!("--watch-label-selector=!{SELECTOR_LABEL}");
         started.push(spawn_detached(
             &paths,
             "source-controller",
@@ -161,41 +186,36 @@ pub fn up() -> anyhow::Result<()> {
                 format!("--storage-path={}", storage.display()),
                 format!("--storage-addr=127.0.0.1:{storage_port}"),
                 format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
+                not_tests.clone(),
             ],
             &kubeconfig,
         )?);
         record(&paths, &started)?;
+        let mut kustomize_args = vec![
+            format!("--metrics-addr=127.0.0.1:{}", free_port()?),
+            format!("--health-addr=127.0.0.1:{}", free_port()?),
+            not_tests,
+        ];
+        kustomize_args.extend(KUSTOMIZE_CONTROLLER_ARGS.iter().map(|a| a.to_string()));
         started.push(spawn_detached(
             &paths,
             "kustomize-controller",
             &bins.join("kustomize-controller"),
-            &[
-                format!("--metrics-addr=127.0.0.1:{}", free_port()?),
-                format!("--health-addr=127.0.0.1:{}", free_port()?),
-                // apps depends on infrastructure: retry it soon after, not Flux's default 30s.
-                "--requeue-dependency=5s".to_string(),
-            ],
+            &kustomize_args,
             &kubeconfig,
         )?);
         record(&paths, &started)?;
 
-        eprintln!("up: applying clusters/staging (GitRepository + Kustomizations)");
-        kubectl(
-            &kubeconfig,
-            &[
-                "apply",
-                "-f",
-                &paths
-                    .work_clone()
-                    .join("clusters/staging")
-                    .display()
-                    .to_string(),
-            ],
-        )?;
+        // What is pushed, not the clone's working tree: the user may have local edits.
+        let head = git(&paths.bare_repo(), &["rev-parse", "main"])?;
+        let revision = format!("main@sha1:{}", head.trim());
+        say(&format!(
+            "applying clusters/staging of {revision} (GitRepository + Kustomizations)"
+        ));
+        apply_stdin(&kubeconfig, &pushed_cluster_objects(&paths, "staging")?)?;
         // Objects left by an earlier `up` keep their old Ready status until reconciled again, so
         // Ready alone proves nothing: wait until everything reports the commit just pushed.
-        let head = git(&paths.work_clone(), &["rev-parse", "HEAD"])?;
-        let revision = format!("main@sha1:{}", head.trim());
+        say("waiting until every GitRepository and Kustomization is Ready at that commit");
         wait_ready(&paths, &kubeconfig, &started, &revision)
     })();
     if let Err(e) = result {
@@ -209,6 +229,11 @@ pub fn up() -> anyhow::Result<()> {
 
     print_summary(&paths, &kubeconfig, &started, started_at.elapsed());
     Ok(())
+}
+
+/// Whether processes of an earlier `up` are still running.
+pub fn running() -> anyhow::Result<bool> {
+    Ok(read_recorded(&Paths::new())?.iter().any(|p| alive(p.pid)))
 }
 
 /// Stops what `up` started; then the control plane unless `keep_cluster`.
@@ -439,6 +464,116 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The git server's port: the one recorded by an earlier `up` while it is free, else a new
+/// one (recorded).
+fn git_port(paths: &Paths) -> anyhow::Result<u16> {
+    let recorded = std::fs::read_to_string(paths.git_port())
+        .ok()
+        .and_then(|t| t.trim().parse::<u16>().ok());
+    if let Some(port) = recorded
+        && TcpListener::bind(("127.0.0.1", port)).is_ok()
+    {
+        return Ok(port);
+    }
+    let port = free_port()?;
+    std::fs::write(paths.git_port(), format!("{port}\n"))
+        .with_context(|| format!("writing {}", paths.git_port().display()))?;
+    Ok(port)
+}
+
+/// Makes the sample repository available at `url`: reuses the one an earlier `up` pushed (and
+/// its clone), so the user's commits survive, or creates it. Returns what it did, for the
+/// progress line.
+fn sample_repo(paths: &Paths, url: &str) -> anyhow::Result<String> {
+    let bare = paths.bare_repo();
+    let work = paths.work_clone();
+    let pushed = bare.exists() && git(&bare, &["rev-parse", "--verify", "--quiet", "main"]).is_ok();
+    if !pushed {
+        create_sample_repo(paths, url)?;
+        return Ok(format!("created the sample repository, pushed to {url}"));
+    }
+    if !work.join(".git").exists() {
+        if work.exists() {
+            std::fs::remove_dir_all(&work)
+                .with_context(|| format!("removing {}", work.display()))?;
+        }
+        git(
+            &paths.dir,
+            &["clone", "--quiet", url, &work.display().to_string()],
+        )?;
+        set_identity(&work)?;
+    }
+    let old_url = git(&work, &["remote", "get-url", "origin"])?;
+    let old_url = old_url.trim();
+    if old_url != url {
+        move_sample_repo(&work, old_url, url)?;
+        return Ok(format!(
+            "reusing the sample repository; its git server moved from {old_url} to {url} \
+             (committed and pushed)"
+        ));
+    }
+    let commits = git(&bare, &["rev-list", "--count", "main"])?;
+    Ok(format!(
+        "reusing the sample repository at {url} ({} commits; remove {} and {} for a fresh one)",
+        commits.trim(),
+        bare.display(),
+        work.display()
+    ))
+}
+
+/// The earlier port was taken: point the clone and the committed GitRepositories at `new`.
+fn move_sample_repo(work: &Path, old: &str, new: &str) -> anyhow::Result<()> {
+    git(work, &["remote", "set-url", "origin", new])?;
+    let mut changed = Vec::new();
+    for env in ["staging", "production"] {
+        let rel = format!("clusters/{env}/source.yaml");
+        let file = work.join(&rel);
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        if text.contains(old) {
+            std::fs::write(&file, text.replace(old, new))
+                .with_context(|| format!("writing {}", file.display()))?;
+            changed.push(rel);
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec![
+        "commit".to_string(),
+        "--quiet".into(),
+        "-m".into(),
+        format!("Move the sample GitRepository to {new}"),
+        "--".into(),
+    ];
+    args.extend(changed);
+    git(work, &args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    git(work, &["push", "--quiet", "origin", "HEAD:main"])
+        .context("pushing the new git server URL (is the clone behind origin? pull, then `up`)")?;
+    Ok(())
+}
+
+/// The objects of `clusters/<env>/` as pushed to `main`, as one multi-document YAML.
+fn pushed_cluster_objects(paths: &Paths, env: &str) -> anyhow::Result<String> {
+    let bare = paths.bare_repo();
+    let dir = format!("clusters/{env}/");
+    let files = git(&bare, &["ls-tree", "--name-only", "main", &dir])?;
+    let mut yaml = String::new();
+    for file in files.lines().filter(|f| f.ends_with(".yaml")) {
+        yaml.push_str("---\n");
+        yaml.push_str(&git(&bare, &["show", &format!("main:{file}")])?);
+    }
+    anyhow::ensure!(!yaml.is_empty(), "{dir} of the sample repository is empty");
+    Ok(yaml)
+}
+
+fn set_identity(work: &Path) -> anyhow::Result<()> {
+    git(work, &["config", "user.name", "Driftless Up"])?;
+    git(work, &["config", "user.email", "up@driftless.local"])?;
+    Ok(())
+}
+
 /// A fresh bare repository and a working clone of it at `<up>/sample-repo` with one commit.
 fn create_sample_repo(paths: &Paths, url: &str) -> anyhow::Result<()> {
     for dir in [paths.bare_repo(), paths.work_clone()] {
@@ -457,9 +592,8 @@ fn create_sample_repo(paths: &Paths, url: &str) -> anyhow::Result<()> {
     let work = paths.work_clone();
     std::fs::create_dir_all(&work)?;
     git(&work, &["init", "--quiet", "--initial-branch=main"])?;
-    git(&work, &["config", "user.name", "Driftless Up"])?;
-    git(&work, &["config", "user.email", "up@driftless.local"])?;
-    for (path, content) in sample_files(url) {
+    set_identity(&work)?;
+    for (path, content) in Sample::for_up(url).files() {
         let file = work.join(path);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)?;
@@ -467,121 +601,22 @@ fn create_sample_repo(paths: &Paths, url: &str) -> anyhow::Result<()> {
         std::fs::write(&file, content).with_context(|| format!("writing {}", file.display()))?;
     }
     git(&work, &["add", "."])?;
-    git(
-        &work,
-        &[
-            "commit",
-            "--quiet",
-            "-m",
-            "Initial layout: podinfo on staging",
-        ],
-    )?;
+    git(&work, &["commit", "--quiet", "-m", FIRST_COMMIT_MESSAGE])?;
     git(&work, &["remote", "add", "origin", url])?;
     git(&work, &["push", "--quiet", "-u", "origin", "main"])?;
     Ok(())
 }
 
-/// The sample repository: one app with a base and two overlays, shared infrastructure, and
-/// one folder per cluster with the Flux objects that point that cluster at the rest.
-fn sample_files(url: &str) -> Vec<(&'static str, String)> {
-    let cluster = |env: &str| {
-        [
-            format!(
-                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  \
-                 name: sample\n  namespace: {FLUX_NS}\nspec:\n  interval: 1m\n  url: {url}\n  \
-                 ref:\n    branch: main\n"
-            ),
-            format!(
-                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  \
-                 name: infrastructure\n  namespace: {FLUX_NS}\nspec:\n  interval: 1m\n  \
-                 path: ./infrastructure\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    \
-                 name: sample\n"
-            ),
-            format!(
-                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  \
-                 name: apps\n  namespace: {FLUX_NS}\nspec:\n  interval: 1m\n  \
-                 dependsOn:\n    - name: infrastructure\n  \
-                 path: ./apps/podinfo/overlays/{env}\n  prune: true\n  sourceRef:\n    \
-                 kind: GitRepository\n    name: sample\n"
-            ),
-        ]
-    };
-    let [s_src, s_infra, s_apps] = cluster("staging");
-    let [p_src, p_infra, p_apps] = cluster("production");
-    let overlay = |env: &str, tag: &str, replicas: u32| {
-        format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
-             namespace: podinfo\nresources:\n  - ../../base\nimages:\n  \
-             - name: ghcr.io/stefanprodan/podinfo\n    newTag: {tag}\n\
-             replicas:\n  - name: podinfo\n    count: {replicas}\n\
-             commonLabels:\n  environment: {env}\n"
-        )
-    };
-    vec![
-        (
-            "README.md",
-            "# Sample GitOps repository\n\n\
-             `clusters/<env>/` holds what Flux applies to that cluster; it points at\n\
-             `infrastructure/` and `apps/<app>/overlays/<env>/`. Change a file, commit, push:\n\
-             the cluster follows within a minute.\n"
-                .into(),
-        ),
-        (
-            "apps/podinfo/base/kustomization.yaml",
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  \
-             - deployment.yaml\n  - service.yaml\n"
-                .into(),
-        ),
-        (
-            "apps/podinfo/base/deployment.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\nspec:\n  \
-             replicas: 1\n  selector:\n    matchLabels:\n      app: podinfo\n  template:\n    \
-             metadata:\n      labels:\n        app: podinfo\n    spec:\n      containers:\n        \
-             - name: podinfo\n          image: ghcr.io/stefanprodan/podinfo:6.7.0\n          \
-             ports:\n            - name: http\n              containerPort: 9898\n"
-                .into(),
-        ),
-        (
-            "apps/podinfo/base/service.yaml",
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: podinfo\nspec:\n  selector:\n    \
-             app: podinfo\n  ports:\n    - name: http\n      port: 9898\n      targetPort: http\n"
-                .into(),
-        ),
-        (
-            "apps/podinfo/overlays/staging/kustomization.yaml",
-            overlay("staging", "6.7.0", 1),
-        ),
-        (
-            "apps/podinfo/overlays/production/kustomization.yaml",
-            overlay("production", "6.7.0", 3),
-        ),
-        (
-            "infrastructure/kustomization.yaml",
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  \
-             - namespace.yaml\n  - cluster-settings.yaml\n"
-                .into(),
-        ),
-        (
-            "infrastructure/namespace.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n".into(),
-        ),
-        (
-            "infrastructure/cluster-settings.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-settings\n  \
-             namespace: podinfo\ndata:\n  owner: platform-team\n"
-                .into(),
-        ),
-        ("clusters/staging/source.yaml", s_src),
-        ("clusters/staging/infrastructure.yaml", s_infra),
-        ("clusters/staging/apps.yaml", s_apps),
-        ("clusters/production/source.yaml", p_src),
-        ("clusters/production/infrastructure.yaml", p_infra),
-        ("clusters/production/apps.yaml", p_apps),
-    ]
-}
+/// The Flux objects `up` applies and waits for (`clusters/staging/`).
+const SAMPLE_OBJECTS: [(&str, &str); 3] = [
+    ("GitRepository", "sample"),
+    ("Kustomization", "infrastructure"),
+    ("Kustomization", "apps"),
+];
 
-/// Polls every GitRepository and Kustomization in `flux-system` until each is Ready at
+/// Polls the sample's GitRepository and Kustomizations in `flux-system` until each is Ready at
 /// `revision` (the GitRepository's artifact, the Kustomizations' last applied revision).
+/// Fails early when a Kustomization cannot apply that commit (a broken commit was pushed).
 fn wait_ready(
     paths: &Paths,
     kubeconfig: &Path,
@@ -607,34 +642,90 @@ fn wait_ready(
                 "-o",
                 "custom-columns=KIND:.kind,NAME:.metadata.name,\
                  READY:.status.conditions[?(@.type==\"Ready\")].status,\
+                 REASON:.status.conditions[?(@.type==\"Ready\")].reason,\
                  ARTIFACT:.status.artifact.revision,\
                  APPLIED:.status.lastAppliedRevision,\
+                 ATTEMPTED:.status.lastAttemptedRevision,\
                  MESSAGE:.status.conditions[?(@.type==\"Ready\")].message",
             ],
         )?;
-        let rows: Vec<&str> = table.lines().filter(|l| !l.trim().is_empty()).collect();
-        let ready = rows.len() == 3
-            && rows.iter().all(|r| {
-                let cols: Vec<&str> = r.split_whitespace().collect();
-                cols.get(2) == Some(&"True")
-                    && (cols.get(3) == Some(&revision) || cols.get(4) == Some(&revision))
-            });
         if table != last {
-            for r in &rows {
+            for r in table.lines() {
                 eprintln!("up:   {r}");
             }
             last = table.clone();
+        }
+        let row = |kind: &str, name: &str| {
+            table
+                .lines()
+                .map(Row::parse)
+                .find(|r| r.kind == kind && r.name == name)
+        };
+        let mut ready = true;
+        for (kind, name) in SAMPLE_OBJECTS {
+            let Some(r) = row(kind, name) else {
+                ready = false;
+                continue;
+            };
+            ready &= r.ready == "True" && (r.artifact == revision || r.applied == revision);
+            if kind == "Kustomization"
+                && r.ready == "False"
+                && r.attempted == revision
+                && ["BuildFailed", "ReconciliationFailed"].contains(&r.reason)
+            {
+                bail!(
+                    "Kustomization {name} cannot apply the pushed commit {revision}: {}\n\
+                     Fix it in {}, commit and push: the running controllers pick it up.",
+                    r.message,
+                    paths.work_clone().display()
+                );
+            }
         }
         if ready {
             return Ok(());
         }
         if Instant::now() > deadline {
             bail!(
-                "not Ready after {READY_TIMEOUT:?}:\n{table}\nlogs: {}",
+                "not Ready at {revision} after {READY_TIMEOUT:?}:\n{table}\nlogs: {}",
                 paths.logs().display()
             );
         }
         std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// One line of `wait_ready`'s table; `<none>` where kubectl found no value.
+struct Row<'a> {
+    kind: &'a str,
+    name: &'a str,
+    ready: &'a str,
+    reason: &'a str,
+    artifact: &'a str,
+    applied: &'a str,
+    attempted: &'a str,
+    message: &'a str,
+}
+
+impl<'a> Row<'a> {
+    fn parse(line: &'a str) -> Self {
+        let mut rest = line.trim();
+        let mut next = || {
+            let (col, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            rest = tail.trim_start();
+            col
+        };
+        let (kind, name, ready, reason) = (next(), next(), next(), next());
+        let (artifact, applied, attempted) = (next(), next(), next());
+        Row {
+            kind,
+            name,
+            ready,
+            reason,
+            artifact,
+            applied,
+            attempted,
+            message: rest.trim_end(),
+        }
     }
 }
 
@@ -653,25 +744,60 @@ fn print_summary(paths: &Paths, kubeconfig: &Path, started: &[Started], took: Du
     println!("Sample repository (working clone, `origin` is the local git server):");
     println!("  cd {}", clone.display());
     println!();
-    println!("Try next:");
+    println!("Try next (the README's quickstart walks through it):");
     println!(
         "  kubectl get gitrepositories,kustomizations -A; kubectl -n podinfo get deploy,svc,cm"
     );
     println!(
-        "  # roll out a new image: edit newTag in apps/podinfo/overlays/staging/kustomization.yaml"
-    );
-    println!("  git commit -am 'podinfo 6.7.1' && git push");
-    println!(
-        "  kubectl annotate --overwrite -n {FLUX_NS} gitrepository/sample reconcile.fluxcd.io/requestedAt=\"$(date +%s)\"  # don't wait the 1m interval"
+        "  reconcile() {{ kubectl annotate --overwrite -n {FLUX_NS} \"$1\" reconcile.fluxcd.io/requestedAt=\"$(date +%s.%N)\"; }}"
     );
     println!(
-        "  kubectl -n podinfo scale deploy/podinfo --replicas=5   # drift: reverted at the next reconcile"
+        "  sed -i 's/newTag: .*/newTag: 6.7.1/' apps/podinfo/overlays/staging/kustomization.yaml"
     );
     println!(
-        "  git rm infrastructure/cluster-settings.yaml (and its kustomization entry), commit, push: pruned"
+        "  git commit -am 'podinfo 6.7.1' && git push && reconcile gitrepository/sample   # rolls out"
     );
-    println!("  git revert HEAD && git push                            # rollback is a commit");
     println!(
-        "  git log --stat                                         # who deployed what, when, why"
+        "  kubectl -n podinfo scale deploy/podinfo --replicas=5 && reconcile kustomization/apps  # reverted"
     );
+    println!(
+        "  git rm -q infrastructure/cluster-settings.yaml && sed -i '/cluster-settings/d' infrastructure/kustomization.yaml"
+    );
+    println!(
+        "  git commit -am 'Remove cluster-settings' && git push && reconcile gitrepository/sample  # pruned"
+    );
+    println!(
+        "  git revert --no-edit HEAD~1 && git push && reconcile gitrepository/sample     # rollback is a commit"
+    );
+    println!("  git log --stat                                  # who deployed what, when and why");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_table_rows_keep_the_message_whole() {
+        let r = Row::parse(
+            "Kustomization   apps   False   BuildFailed   <none>   main@sha1:aa   main@sha1:bb   \
+             kustomize build failed: x.yaml: invalid YAML: line 3  ",
+        );
+        assert_eq!(
+            (r.kind, r.name, r.ready, r.reason),
+            ("Kustomization", "apps", "False", "BuildFailed")
+        );
+        assert_eq!(
+            (r.artifact, r.applied, r.attempted),
+            ("<none>", "main@sha1:aa", "main@sha1:bb")
+        );
+        assert_eq!(
+            r.message,
+            "kustomize build failed: x.yaml: invalid YAML: line 3"
+        );
+        let short = Row::parse("GitRepository sample");
+        assert_eq!(
+            (short.kind, short.name, short.ready, short.message),
+            ("GitRepository", "sample", "", "")
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 mod helm;
 mod kustomize;
+mod loop_latency;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.name.as_str() {
         "kustomize" => kustomize::run(),
         "helm" => helm::run(),
+        "loop" => loop_latency::run(),
         other => anyhow::bail!("cargo xtask bench {other}: no such benchmark yet"),
     }
 }
