@@ -118,3 +118,37 @@ pub fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, Stri
         .find(|c| c.type_ == type_)?;
     Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
+
+/// Creates GitRepository `repo` (branch `main` of `url`, interval 10m) with the git server's
+/// basic-auth credentials in Secret `creds`, both in `ns` and labelled for its controllers.
+pub async fn create_git_source(
+    client: kube::Client,
+    ns: &TestNamespace,
+    url: &str,
+) -> anyhow::Result<Api<driftless_api::source::gitrepository::GitRepository>> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), ns.name());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "creds"},
+                "stringData": {"username": crate::git_server::HTTP_USER,
+                               "password": crate::git_server::HTTP_PASSWORD},
+            }))?,
+        )
+        .await?;
+    let api = Api::namespaced(client, ns.name());
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
+            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
+                     "secretRef": {"name": "creds"}},
+        }))?,
+    )
+    .await?;
+    Ok(api)
+}

@@ -5,45 +5,14 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
-use driftless_api::source::gitrepository::GitRepository;
-use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL};
-use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
+use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL, create_git_source};
+use driftless_e2e::git_server::GitServer;
 use driftless_e2e::{TestEnv, TestNamespace, wait};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-
-async fn git_source(
-    env: &TestEnv,
-    ns: &TestNamespace,
-    url: &str,
-) -> anyhow::Result<Api<GitRepository>> {
-    let secrets: Api<Secret> = Api::namespaced(env.client(), ns.name());
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "creds"},
-                "stringData": {"username": HTTP_USER, "password": HTTP_PASSWORD},
-            }))?,
-        )
-        .await?;
-    let api: Api<GitRepository> = Api::namespaced(env.client(), ns.name());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
-            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
-                     "secretRef": {"name": "creds"}},
-        }))?,
-    )
-    .await?;
-    Ok(api)
-}
 
 fn kustomization(
     ns: &TestNamespace,
@@ -108,7 +77,7 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-apply").await?;
     let mut controllers = FluxControllers::start(&env, &ns, &[])?;
-    let sources = git_source(&env, &ns, &server.http_url("app")).await?;
+    let sources = create_git_source(env.client(), &ns, &server.http_url("app")).await?;
     let vars: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
     vars.create(
         &PostParams::default(),

@@ -5,41 +5,14 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
-use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL, condition, create_kustomization};
-use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
+use driftless_e2e::flux::{FluxControllers, condition, create_git_source, create_kustomization};
+use driftless_e2e::git_server::GitServer;
 use driftless_e2e::{TestEnv, TestNamespace, wait};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-
-async fn create_source(env: &TestEnv, ns: &TestNamespace, url: &str) -> anyhow::Result<()> {
-    let secrets: Api<Secret> = Api::namespaced(env.client(), ns.name());
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "creds"},
-                "stringData": {"username": HTTP_USER, "password": HTTP_PASSWORD},
-            }))?,
-        )
-        .await?;
-    let api: Api<driftless_api::source::gitrepository::GitRepository> =
-        Api::namespaced(env.client(), ns.name());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
-            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
-                     "secretRef": {"name": "creds"}},
-        }))?,
-    )
-    .await?;
-    Ok(())
-}
 
 async fn create(
     api: &Api<Kustomization>,
@@ -123,7 +96,7 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-policy").await?;
     let mut controllers = FluxControllers::start(&env, &ns, &["--requeue-dependency=2s"])?;
-    create_source(&env, &ns, &server.http_url("app")).await?;
+    create_git_source(env.client(), &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
 
     // dependsOn: "web" waits for "config", which is created later.

@@ -3,11 +3,12 @@
 use crate::{
     Ctx,
     build::{NAME_LABEL, NAMESPACE_LABEL},
+    drift,
     error::Failure,
 };
 use driftless_api::{common::ResourceInventory, kustomize::Kustomization};
 use driftless_core::{
-    apply::{Applier, ApplyOptions, ChangeSet, DeleteOptions, ObjectRef},
+    apply::{Applier, ApplyOptions, ChangeSet, DeleteOptions, FieldManager, ObjectRef},
     conditions::reasons,
     health,
 };
@@ -61,6 +62,10 @@ pub async fn apply(
     let opts = ApplyOptions {
         force: k.spec.force.unwrap_or(false),
         wait_timeout: timeout,
+        ignore_paths: drift::ignore_paths(k, &objects)?,
+        // As Flux: fields kubectl & co. set by hand are taken over, so the next apply removes
+        // what Git does not have (objects annotated `ssa: Merge` keep them).
+        take_over: FieldManager::flux_defaults(crate::FIELD_MANAGER),
     };
     applier
         .apply_all(objects, &opts)

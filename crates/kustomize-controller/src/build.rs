@@ -72,7 +72,8 @@ pub async fn objects(
                 .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
             if !disabled {
                 let text = kz::yaml::to_string(&obj);
-                let replaced = substitute(&text, vars).map_err(|e| {
+                let strict = ctx.features.strict_post_build_substitutions;
+                let replaced = substitute(&text, vars, strict).map_err(|e| {
                     build_failed(format!(
                         "post build substitution failed for {}/{}: {e}",
                         obj.get_str(&["kind"]).unwrap_or("?"),
@@ -206,7 +207,9 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
 }
 
 /// Writes the Kustomization's `targetNamespace`, `namePrefix`, `nameSuffix`, `patches`,
-/// `images` and `components` into the kustomization file, as Flux does.
+/// `images` and `components` into the kustomization file, as Flux does; with
+/// `ignoreMissingComponents`, components the artifact lacks are left out instead of failing
+/// the build.
 fn overlay(file: &Path, k: &Kustomization) -> Result<(), String> {
     let text =
         std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
@@ -250,15 +253,24 @@ fn overlay(file: &Path, k: &Kustomization) -> Result<(), String> {
         .map(|i| from_json(&serde_json::to_value(i).unwrap_or_default()))
         .collect();
     append(map, "images", images);
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let ignore_missing = s.ignore_missing_components.unwrap_or(false);
     let components = s
         .components
         .iter()
         .flatten()
+        .filter(|c| !ignore_missing || component_exists(dir, c))
         .map(|c| Value::from(c.as_str()))
         .collect();
     append(map, "components", components);
     std::fs::write(file, kz::yaml::to_string(&doc))
         .map_err(|e| format!("writing {}: {e}", file.display()))
+}
+
+/// Whether component `path` (relative to the kustomization folder `dir`) is there; a remote
+/// one counts as there (kustomize fetches it, or fails saying why).
+fn component_exists(dir: &Path, path: &str) -> bool {
+    path.contains("://") || dir.join(path).exists()
 }
 
 /// `commonMetadata` and the owner labels on every object.
@@ -306,7 +318,8 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
-fn from_json(v: &serde_json::Value) -> Value {
+/// JSON as kustomize's value.
+pub(crate) fn from_json(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -338,4 +351,81 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kustomization(spec: serde_json::Value) -> Kustomization {
+        let mut full = serde_json::json!({"interval": "1m", "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "s"}});
+        if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+            full.extend(extra.clone());
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "k", "namespace": "ns"}, "spec": full,
+        }))
+        .expect("valid Kustomization")
+    }
+
+    /// A folder with a kustomization, one ConfigMap and component `present` (adds a label).
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        write(
+            "kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- cm.yaml\n",
+        );
+        write(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: v\n",
+        );
+        write(
+            "present/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nlabels:\n- pairs:\n    from: component\n",
+        );
+        dir
+    }
+
+    fn components(file: &Path) -> Vec<String> {
+        let doc = kz::yaml::parse_one(&std::fs::read_to_string(file).expect("read")).expect("yaml");
+        doc.get("components")
+            .and_then(Value::as_seq)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::scalar_text)
+            .collect()
+    }
+
+    #[test]
+    fn missing_components_are_left_out_only_when_asked() {
+        let dir = tree();
+        let file = dir.path().join("kustomization.yaml");
+        let original = std::fs::read_to_string(&file).expect("read");
+        let spec = |ignore: bool| {
+            kustomization(serde_json::json!({"components": ["present", "missing"],
+                "ignoreMissingComponents": ignore}))
+        };
+        overlay(&file, &spec(true)).expect("overlay");
+        assert_eq!(components(&file), ["present"]);
+        let built = kz::build(dir.path(), &kz::BuildOptions::default()).expect("builds");
+        assert_eq!(
+            built[0].object().get_str(&["metadata", "labels", "from"]),
+            Some("component")
+        );
+
+        std::fs::write(&file, original).expect("restore");
+        overlay(&file, &spec(false)).expect("overlay");
+        assert_eq!(components(&file), ["present", "missing"]);
+        assert!(
+            kz::build(dir.path(), &kz::BuildOptions::default()).is_err(),
+            "a missing component fails the build without ignoreMissingComponents"
+        );
+    }
 }

@@ -8,7 +8,8 @@
 //!      ▼ reconcile, one file a step:
 //!  resolve.rs (dependsOn, source) → fetch.rs (artifact, once per digest)
 //!    → build.rs (kustomize + overlay + postBuild substitution + labels)
-//!    → apply.rs (dry-run, stages, prune, health) → status.rs (conditions, inventory, events)
+//!    → apply.rs (dry-run, stages, prune, health; drift.rs: spec.ignore per object)
+//!    → status.rs (conditions, inventory, history.rs, events; gotk_* metrics in lib.rs)
 //! ```
 //!
 //! Every step returns a [`error::Failure`] carrying Flux's reason, so the status says which
@@ -17,20 +18,23 @@
 
 mod apply;
 mod build;
+mod drift;
 mod error;
+mod features;
 mod fetch;
+mod history;
 mod resolve;
 mod status;
 pub mod substitute;
 
 use driftless_api::{
     common::FINALIZER,
-    kustomize::{DeletionPolicy, Kustomization},
+    kustomize::{DeletionPolicy, Kustomization, KustomizationStatus},
     source::{Bucket, ExternalArtifact, GitRepository, OCIRepository},
 };
 use driftless_core::{
-    apply::Resolver, duration, events::Events, flags::Args, requeue::Requeue,
-    status::controller_for,
+    apply::Resolver, duration, events::Events, flags::Args, metrics::Metrics, requeue::Requeue,
+    runtime::Runtime, status::controller_for,
 };
 use futures::StreamExt;
 use kube::{
@@ -43,9 +47,15 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
-use std::{fmt::Debug, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    fmt::Debug,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 pub use error::Failure;
+pub use features::FeatureGates;
 
 /// The field manager of every object and status this controller writes.
 pub const FIELD_MANAGER: &str = "kustomize-controller";
@@ -65,6 +75,9 @@ pub struct Ctx {
     pub requeue_dependency: Duration,
     pub requeue: Requeue,
     pub events: Events,
+    /// Flux's `gotk_*` metrics, recorded after every reconcile.
+    pub metrics: Metrics,
+    pub features: FeatureGates,
 }
 
 /// Errors the runtime retries: only failures to talk to the API server about the
@@ -76,11 +89,11 @@ pub enum Error {
 }
 
 impl Ctx {
-    /// Builds the context from the flags and the runtime's client.
+    /// Builds the context from the flags and the shared runtime (client, events, metrics).
     pub async fn new(
         args: &Args,
-        client: kube::Client,
-        events: Events,
+        features: FeatureGates,
+        rt: &Runtime,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let config = kube::Config::infer().await?;
         let cache_dir =
@@ -90,7 +103,7 @@ impl Ctx {
             .timeout(Duration::from_secs(120))
             .build()?;
         Ok(Self {
-            client,
+            client: rt.client.clone(),
             config,
             resolver: Resolver::new(),
             http,
@@ -100,7 +113,9 @@ impl Ctx {
             default_service_account: args.default_service_account().map(str::to_owned),
             requeue_dependency: args.requeue_dependency.get(),
             requeue: Requeue::from_args(args),
-            events,
+            events: rt.events.clone(),
+            metrics: rt.metrics.clone(),
+            features,
         })
     }
 }
@@ -117,10 +132,13 @@ pub fn interval(k: &Kustomization) -> Duration {
 
 /// Reconciles one Kustomization.
 pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let started = Instant::now();
     let api: Api<Kustomization> =
         Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
     if k.meta().deletion_timestamp.is_some() {
-        return finalize(&api, &k, &ctx).await;
+        let action = finalize(&api, &k, &ctx).await;
+        record_metrics(&ctx, &k, None, started);
+        return action;
     }
     if !k.finalizers().iter().any(|f| f == FINALIZER) {
         let mut finalizers = k.finalizers().to_vec();
@@ -134,9 +152,32 @@ pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Ctx>) -> Result<Action, E
         .await?;
     }
     if k.spec.suspend.unwrap_or(false) {
+        record_metrics(&ctx, &k, None, started);
         return Ok(Action::await_change());
     }
-    status::reconcile_and_report(&api, &k, &ctx).await
+    let (action, status) = status::reconcile_and_report(&api, &k, &ctx).await?;
+    record_metrics(&ctx, &k, Some(&status), started);
+    Ok(action)
+}
+
+/// Flux's `gotk_reconcile_duration_seconds`, `gotk_reconcile_condition` (Ready) and
+/// `gotk_suspend_status` for one reconcile; `status` is the one just written, when any.
+fn record_metrics(
+    ctx: &Ctx,
+    k: &Kustomization,
+    status: Option<&KustomizationStatus>,
+    started: Instant,
+) {
+    let conditions = status
+        .or(k.status.as_ref())
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    ctx.metrics.record_reconcile(
+        k,
+        conditions,
+        k.spec.suspend.unwrap_or(false),
+        started.elapsed(),
+    );
 }
 
 /// Deletion: delete the inventory when the policy says so, then drop the finalizer.
@@ -157,12 +198,19 @@ async fn finalize(api: &Api<Kustomization>, k: &Kustomization, ctx: &Ctx) -> Res
         let applier = match apply::applier_for(ctx, k) {
             Ok(a) => a,
             Err(f) => {
-                tracing::warn!(error = %f, "cannot act for the Kustomization; orphaning its objects");
+                tracing::warn!(
+                    kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
+                    name = %k.name_any(), error = %f,
+                    "cannot act for the Kustomization; orphaning its objects"
+                );
                 return remove_finalizer(api, k).await;
             }
         };
         if let Err(e) = applier.delete_all(&inv.entries, &apply::owner(k)).await {
-            tracing::warn!(error = %e, "deleting the inventory failed; retrying");
+            tracing::warn!(
+                kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
+                name = %k.name_any(), error = %e, "deleting the inventory failed; retrying"
+            );
             return Ok(ctx.requeue.failure(k));
         }
     }
@@ -193,7 +241,10 @@ async fn remove_finalizer(api: &Api<Kustomization>, k: &Kustomization) -> Result
 
 /// After a failed reconcile that did not say when to retry.
 pub fn error_policy(k: Arc<Kustomization>, err: &Error, ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(error = %err, kustomization = %k.name_any(), "reconcile error");
+    tracing::warn!(
+        kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
+        name = %k.name_any(), error = %err, "reconcile error"
+    );
     ctx.requeue.failure(&*k)
 }
 

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use driftless_core::{flags, metrics::Metrics, runtime, telemetry};
-use driftless_kustomize_controller::{Ctx, run};
+use driftless_kustomize_controller::{Ctx, FeatureGates, run};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -13,6 +13,9 @@ use std::sync::Arc;
 struct Cli {
     #[command(flatten)]
     common: flags::Args,
+    /// Flux's feature gates, e.g. `StrictPostBuildSubstitutions=true`.
+    #[arg(long = "feature-gates", default_value = "")]
+    feature_gates: FeatureGates,
 }
 
 #[tokio::main]
@@ -20,12 +23,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let cli: Cli = flags::parse(&flags::ControllerDefaults::default());
     telemetry::init(&cli.common.log)?;
     let args = cli.common.clone();
+    let features = cli.feature_gates.clone();
+    if !features.ignored.is_empty() {
+        tracing::warn!(gates = ?features.ignored, "feature gates not implemented by Driftless; ignored");
+    }
     runtime::run(
         "kustomize-controller",
         &cli.common,
         Metrics::new(),
         |rt| async move {
-            let ctx = Arc::new(Ctx::new(&args, rt.client.clone(), rt.events.clone()).await?);
+            let ctx = Arc::new(Ctx::new(&args, features, &rt).await?);
             let cache_dir = ctx.cache_dir.clone();
             run(args, ctx, rt.shutdown.wait_owned()).await?;
             // Unpacked artifacts are a cache: drop them on a graceful shutdown.

@@ -1,13 +1,17 @@
 //! Step 7: status — run the chain, then write conditions, revisions, inventory and events.
 
-use crate::{Ctx, Error, apply, build, error::Failure, fetch, interval, parse_duration, resolve};
+use crate::{
+    Ctx, Error, apply, build, error::Failure, fetch, history, interval, parse_duration, resolve,
+};
 use driftless_api::kustomize::{Kustomization, KustomizationStatus};
 use driftless_core::{
     conditions::{self, Status, reasons, types},
     events::Notice,
     status::{apply_status, reconcile_request},
 };
+use k8s_openapi::jiff::Timestamp;
 use kube::{Api, ResourceExt, runtime::controller::Action};
+use std::time::Instant;
 
 /// What a successful chain produced.
 struct Applied {
@@ -15,7 +19,7 @@ struct Applied {
     health_checked: bool,
 }
 
-/// Runs the chain, updating `status` as it goes (revision attempted, inventory applied).
+/// Runs the chain, updating `status` as it goes (revision attempted, inventory applied, history).
 async fn run(
     ctx: &Ctx,
     k: &Kustomization,
@@ -37,8 +41,38 @@ async fn run(
     resolve::dependencies(ctx, k).await?;
     let artifact = resolve::source(ctx, k).await?;
     status.last_attempted_revision = Some(artifact.revision.clone());
+    let started = Instant::now();
     let tree = fetch::artifact(ctx, &artifact).await?;
     let objects = build::objects(ctx, k, &tree).await?;
+    // As Flux: only a reconcile that got as far as a built set leaves a snapshot.
+    let digest = history::digest(&objects);
+    let result = apply_set(ctx, k, status, objects).await;
+    let outcome = history::Outcome {
+        digest: &digest,
+        status: result
+            .as_ref()
+            .map_or_else(|f| f.reason, |_| reasons::RECONCILIATION_SUCCEEDED),
+        revision: &artifact.revision,
+        took: started.elapsed(),
+    };
+    history::upsert(
+        status.history.get_or_insert_with(Vec::new),
+        &outcome,
+        Timestamp::now(),
+    );
+    if result.is_ok() {
+        status.last_applied_revision = Some(artifact.revision);
+    }
+    result
+}
+
+/// Applies the built set, prunes what left it, checks health; the inventory follows the apply.
+async fn apply_set(
+    ctx: &Ctx,
+    k: &Kustomization,
+    status: &mut KustomizationStatus,
+    objects: Vec<serde_json::Value>,
+) -> Result<Applied, Failure> {
     let applier = apply::applier_for(ctx, k)?;
     let timeout = parse_duration(k.spec.timeout.as_deref(), interval(k));
     let mut changes = apply::apply(&applier, k, objects, timeout).await?;
@@ -46,7 +80,6 @@ async fn run(
     let old = status.inventory.replace(inventory.clone());
     changes.extend(apply::prune(&applier, k, old.as_ref(), &inventory).await?);
     let health_checked = apply::health(&applier, k, &changes, timeout).await?;
-    status.last_applied_revision = Some(artifact.revision);
     Ok(Applied {
         changes,
         health_checked,
@@ -54,12 +87,13 @@ async fn run(
 }
 
 /// Reconciles and writes the outcome; the requeue follows Flux (interval on success,
-/// retryInterval on failure, --requeue-dependency for dependencies).
+/// retryInterval on failure, --requeue-dependency for dependencies). Returns the status
+/// written, for the metrics.
 pub async fn reconcile_and_report(
     api: &Api<Kustomization>,
     k: &Kustomization,
     ctx: &Ctx,
-) -> Result<Action, Error> {
+) -> Result<(Action, KustomizationStatus), Error> {
     let mut status = k.status.clone().unwrap_or_default();
     let old_ready = status
         .conditions
@@ -147,11 +181,20 @@ pub async fn reconcile_and_report(
             .publish_ready_change(k, old_ready.as_ref(), new_ready.as_ref())
             .await;
     }
+    let ns = k.namespace().unwrap_or_default();
+    let revision = status
+        .last_attempted_revision
+        .as_deref()
+        .unwrap_or_default();
     match &result {
-        Ok(_) => tracing::info!(kustomization = %k.name_any(), "reconciled"),
-        Err(f) => {
-            tracing::warn!(kustomization = %k.name_any(), reason = f.reason, message = %f.message, "reconcile failed")
-        }
+        Ok(applied) => tracing::info!(
+            kind = "Kustomization", namespace = %ns, name = %k.name_any(), revision,
+            changes = %applied.changes, "reconciled"
+        ),
+        Err(f) => tracing::warn!(
+            kind = "Kustomization", namespace = %ns, name = %k.name_any(), revision,
+            reason = f.reason, message = %f.message, "reconcile failed"
+        ),
     }
-    Ok(action)
+    Ok((action, status))
 }

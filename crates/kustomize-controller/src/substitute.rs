@@ -2,16 +2,20 @@
 //!
 //! Runs on an object's YAML text, as Flux does, so a value can become a number or a boolean
 //! (`replicas: ${count}`). `$${var}` escapes to a literal `${var}`. A variable that is neither
-//! defined nor defaulted is an error naming it (Flux's strict mode): an object silently
-//! missing a value is worse than a failed reconcile.
+//! defined nor defaulted becomes the empty string, as in Flux (envsubst's default); with the
+//! `StrictPostBuildSubstitutions` feature gate it is instead an error naming it.
 
 use std::collections::BTreeMap;
 
 /// Opt-out annotation: `kustomize.toolkit.fluxcd.io/substitute: disabled`.
 pub const SUBSTITUTE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/substitute";
 
-/// Replaces the variables in `text`.
-pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+/// Replaces the variables in `text`; `strict` makes an unset variable without default an error.
+pub fn substitute(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    strict: bool,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
@@ -48,7 +52,11 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
         }
         let value = vars.get(name).cloned();
         let resolved = match op {
-            "" => value.ok_or_else(|| format!("variable not set (strict mode): {name:?}"))?,
+            "" => match value {
+                Some(v) => v,
+                None if strict => return Err(format!("variable not set (strict mode): {name:?}")),
+                None => String::new(),
+            },
             _ => {
                 let (default, use_if_empty) =
                     if let Some(d) = op.strip_prefix(":=").or(op.strip_prefix(":-")) {
@@ -75,6 +83,11 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
 mod tests {
     use super::*;
 
+    /// Flux's default, non-strict mode.
+    fn sub(text: &str, v: &BTreeMap<String, String>) -> Result<String, String> {
+        substitute(text, v, false)
+    }
+
     fn vars() -> BTreeMap<String, String> {
         BTreeMap::from([
             ("app".into(), "web".into()),
@@ -85,31 +98,28 @@ mod tests {
     #[test]
     fn replaces_defined_and_defaulted_variables() {
         let v = vars();
-        assert_eq!(
-            substitute("name: ${app}-x", &v).as_deref(),
-            Ok("name: web-x")
-        );
-        assert_eq!(substitute("r: ${count:=3}", &v).as_deref(), Ok("r: 3"));
-        assert_eq!(substitute("r: ${empty:=d}", &v).as_deref(), Ok("r: d"));
-        assert_eq!(substitute("r: ${empty=d}", &v).as_deref(), Ok("r: "));
-        assert_eq!(substitute("r: ${app:-d}", &v).as_deref(), Ok("r: web"));
+        assert_eq!(sub("name: ${app}-x", &v).as_deref(), Ok("name: web-x"));
+        assert_eq!(sub("r: ${count:=3}", &v).as_deref(), Ok("r: 3"));
+        assert_eq!(sub("r: ${empty:=d}", &v).as_deref(), Ok("r: d"));
+        assert_eq!(sub("r: ${empty=d}", &v).as_deref(), Ok("r: "));
+        assert_eq!(sub("r: ${app:-d}", &v).as_deref(), Ok("r: web"));
     }
 
     #[test]
     fn leaves_other_dollars_alone_and_honours_escapes() {
         let v = vars();
-        assert_eq!(
-            substitute("a $b $ {c} $$", &v).as_deref(),
-            Ok("a $b $ {c} $$")
-        );
-        assert_eq!(substitute("keep $${app}", &v).as_deref(), Ok("keep ${app}"));
-        assert_eq!(substitute("open ${app", &v).as_deref(), Ok("open ${app"));
+        assert_eq!(sub("a $b $ {c} $$", &v).as_deref(), Ok("a $b $ {c} $$"));
+        assert_eq!(sub("keep $${app}", &v).as_deref(), Ok("keep ${app}"));
+        assert_eq!(sub("open ${app", &v).as_deref(), Ok("open ${app"));
     }
 
     #[test]
-    fn a_missing_variable_is_an_error_naming_it() {
-        let err = substitute("x: ${nope}", &vars()).expect_err("strict");
+    fn a_missing_variable_is_empty_unless_strict() {
+        let v = vars();
+        assert_eq!(sub("x: ${nope}.", &v).as_deref(), Ok("x: ."));
+        assert_eq!(substitute("x: ${nope:=d}", &v, true).as_deref(), Ok("x: d"));
+        let err = substitute("x: ${nope}", &v, true).expect_err("strict");
         assert!(err.contains("\"nope\""), "{err}");
-        assert!(substitute("x: ${app?}", &vars()).is_err());
+        assert!(sub("x: ${app?}", &v).is_err());
     }
 }

@@ -36,6 +36,7 @@ pub mod yaml;
 pub use build::{BuildOptions, KUSTOMIZATION_FILE_NAMES, build};
 pub use error::{Error, Result};
 pub use resource::Resource;
+pub use select::Selector;
 pub use value::{Map, Value};
 
 /// Renders built resources as the YAML stream `kustomize build` prints.

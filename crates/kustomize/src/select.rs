@@ -58,6 +58,12 @@ impl Selector {
         })
     }
 
+    /// Matches a plain object (no build history: its current name and namespace), for
+    /// selectors applied after the build, such as Flux's drift-ignore rule targets.
+    pub fn matches_object(&self, obj: &Value) -> bool {
+        self.matches(&Resource::new(obj.clone()))
+    }
+
     /// Matches against the current or the original name and namespace, as kustomize does.
     pub fn matches(&self, r: &Resource) -> bool {
         if self.kind.as_deref().is_some_and(|k| k != r.kind())

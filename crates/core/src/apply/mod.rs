@@ -23,17 +23,24 @@
 //!
 //! Why compare the dry-run result with the live object: an unchanged set then costs reads and
 //! dry-runs only, no write, so a reconcile that finds no drift changes no `resourceVersion`.
+//! Differences on the caller's ignored paths do not count and are not written back
+//! ([`ignore`]); fields set with kubectl are taken over before the write, so Git's version
+//! wins, unless the object says `ssa: Merge` ([`takeover`]).
 
 mod discovery;
+pub mod ignore;
 mod object;
+pub mod takeover;
 
 pub use discovery::{ResolveError, Resolved, Resolver};
 pub use object::{
     FORCE_ANNOTATION, ObjectRef, ObjectRefError, PRUNE_ANNOTATION, SSA_ANNOTATION, SsaPolicy,
     force_enabled, prune_disabled,
 };
+pub use takeover::FieldManager;
 
 use driftless_api::common::{ResourceInventory, ResourceRef};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::{
     Api, Client,
     api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy},
@@ -181,6 +188,12 @@ pub struct ApplyOptions {
     pub force: bool,
     /// How long to wait for CRDs to be Established and for recreated objects to be gone.
     pub wait_timeout: Duration,
+    /// JSON pointers whose drift is not corrected, by object id (`ObjectRef::id`); see
+    /// [`ignore`]. The caller resolves its rules' target selectors into this map.
+    pub ignore_paths: BTreeMap<String, Vec<String>>,
+    /// Managers whose fields this applier takes over before applying, see [`takeover`];
+    /// objects annotated `kustomize.toolkit.fluxcd.io/ssa: Merge` keep them.
+    pub take_over: Vec<FieldManager>,
 }
 
 impl Default for ApplyOptions {
@@ -188,6 +201,8 @@ impl Default for ApplyOptions {
         Self {
             force: false,
             wait_timeout: Duration::from_secs(60),
+            ignore_paths: BTreeMap::new(),
+            take_over: Vec::new(),
         }
     }
 }
@@ -232,6 +247,8 @@ struct Planned {
     body: DynamicObject,
     api: Api<DynamicObject>,
     plan: Plan,
+    /// The live object's managedFields after the take-over, written before the apply.
+    managed_fields: Option<Vec<ManagedFieldsEntry>>,
 }
 
 enum PlanOutcome {
@@ -421,20 +438,33 @@ impl Applier {
                 body,
                 api,
                 plan: Plan::Skip,
+                managed_fields: None,
             })));
         }
         let params = PatchParams::apply(&self.field_manager).force().dry_run();
+        let mut managed_fields = None;
         let plan = match api.patch(&object.name, &params, &Patch::Apply(&body)).await {
             Ok(dry) => match &live {
                 None => Plan::Write {
                     created: true,
                     recreate: false,
                 },
-                Some(live) if same_object(&dry, live) => Plan::Unchanged,
-                Some(_) => Plan::Write {
-                    created: false,
-                    recreate: false,
-                },
+                Some(live) => {
+                    let ignored = opts
+                        .ignore_paths
+                        .get(&object.id())
+                        .map_or(&[][..], Vec::as_slice);
+                    managed_fields = self.take_over(&body, live, opts);
+                    if managed_fields.is_none() && same_object(&dry, live, ignored) {
+                        Plan::Unchanged
+                    } else {
+                        body = without_drifted(body, &dry, live, ignored);
+                        Plan::Write {
+                            created: false,
+                            recreate: false,
+                        }
+                    }
+                }
             },
             Err(kube::Error::Api(status))
                 if status.code == 404
@@ -468,7 +498,26 @@ impl Applier {
             body,
             api,
             plan,
+            managed_fields,
         })))
+    }
+
+    /// The live object's managedFields once this applier took over `opts.take_over`'s
+    /// fields; `None` when there is nothing to take or an `ssa: Merge` annotation (on the
+    /// manifest or the live object) says other managers' fields stay.
+    fn take_over(
+        &self,
+        body: &DynamicObject,
+        live: &DynamicObject,
+        opts: &ApplyOptions,
+    ) -> Option<Vec<ManagedFieldsEntry>> {
+        let merge =
+            |o: &DynamicObject| SsaPolicy::of(o.metadata.annotations.as_ref()) == SsaPolicy::Merge;
+        if opts.take_over.is_empty() || merge(body) || merge(live) {
+            return None;
+        }
+        let entries = live.metadata.managed_fields.as_deref().unwrap_or_default();
+        takeover::take_over(entries, &opts.take_over, &self.field_manager)
     }
 
     async fn execute(&self, p: Planned, opts: &ApplyOptions) -> Result<Change, ApplyError> {
@@ -479,6 +528,20 @@ impl Applier {
                 if recreate {
                     self.delete_and_wait(&p.api, &p.object, opts.wait_timeout)
                         .await?;
+                } else if let Some(fields) = &p.managed_fields {
+                    // A merge patch replaces the whole list, as Flux's JSON patch does.
+                    let patch = serde_json::json!({"metadata": {"managedFields": fields}});
+                    let params = PatchParams {
+                        field_manager: Some(self.field_manager.clone()),
+                        ..PatchParams::default()
+                    };
+                    p.api
+                        .patch(&p.object.name, &params, &Patch::Merge(&patch))
+                        .await
+                        .map_err(|e| ApplyError::Apply {
+                            object: p.object.clone(),
+                            message: format!("taking over managedFields: {}", api_message(&e)),
+                        })?;
                 }
                 let params = PatchParams::apply(&self.field_manager).force();
                 p.api
@@ -644,17 +707,43 @@ fn api_message(e: &kube::Error) -> String {
 }
 
 /// Whether a dry-run result equals the live object, ignoring bookkeeping that a no-op
-/// apply does not write anyway.
-fn same_object(dry: &DynamicObject, live: &DynamicObject) -> bool {
-    fn normalized(o: &DynamicObject) -> serde_json::Value {
+/// apply does not write anyway, and the `ignored` paths (drift there is not corrected).
+fn same_object(dry: &DynamicObject, live: &DynamicObject, ignored: &[String]) -> bool {
+    let normalized = |o: &DynamicObject| {
         let mut v = serde_json::to_value(o).unwrap_or_default();
         if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
             meta.remove("managedFields");
             meta.remove("resourceVersion");
         }
-        v
-    }
+        ignore::without(v, ignored)
+    };
     normalized(dry) == normalized(live)
+}
+
+/// `body` without the `ignored` paths whose live value differs from the dry-run's, so the
+/// apply leaves what another hand set there (Flux strips only these: ignored paths that
+/// agree stay in the body, and so stay owned).
+fn without_drifted(
+    body: DynamicObject,
+    dry: &DynamicObject,
+    live: &DynamicObject,
+    ignored: &[String],
+) -> DynamicObject {
+    if ignored.is_empty() {
+        return body;
+    }
+    let (Ok(dry), Ok(live), Ok(json)) = (
+        serde_json::to_value(dry),
+        serde_json::to_value(live),
+        serde_json::to_value(&body),
+    ) else {
+        return body;
+    };
+    let drifted = ignore::drifted(&live, &dry, ignored);
+    if drifted.is_empty() {
+        return body;
+    }
+    serde_json::from_value(ignore::without(json, &drifted)).unwrap_or(body)
 }
 
 #[cfg(test)]
@@ -679,8 +768,9 @@ mod tests {
             serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{
             "name":"a","resourceVersion":"1"},"data":{"k":"w"}}),
         );
-        assert!(same_object(&same, &live));
-        assert!(!same_object(&changed, &live));
+        assert!(same_object(&same, &live, &[]));
+        assert!(!same_object(&changed, &live, &[]));
+        assert!(same_object(&changed, &live, &["/data/k".to_owned()]));
     }
 
     #[test]
