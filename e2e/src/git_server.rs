@@ -4,6 +4,7 @@
 //! ```text
 //!   test ──git2/git──▶ http://127.0.0.1:P   ─┐
 //!                      https://127.0.0.1:Q  ─┼─▶ hyper ──CGI──▶ `git http-backend` ─┐
+//!                      https://127.0.0.1:M  ─┤   (M: mutual TLS, client certificate required)
 //!                      ssh://root@127.0.0.1:R ─▶ sshd -D (own config, host key) ──────┼─▶ <root>/<name>.git
 //! ```
 //!
@@ -53,7 +54,10 @@ pub struct GitServer {
     runtime: Option<tokio::runtime::Runtime>,
     http: HttpEndpoint,
     https: HttpEndpoint,
+    https_mtls: HttpEndpoint,
     ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
     sshd: Child,
     ssh_port: u16,
     ssh_user: String,
@@ -121,10 +125,11 @@ impl GitServer {
             .thread_name("git-server")
             .build()?;
 
-        let (ca_pem, tls) = generate_tls()?;
+        let tls = generate_tls()?;
         // Not `block_on`: the caller may itself be inside a runtime (a `#[tokio::test]`).
         let http = on_runtime(&runtime, serve_http(repos.clone(), None))?;
-        let https = on_runtime(&runtime, serve_http(repos.clone(), Some(tls)))?;
+        let https = on_runtime(&runtime, serve_http(repos.clone(), Some(tls.server)))?;
+        let https_mtls = on_runtime(&runtime, serve_http(repos.clone(), Some(tls.mutual)))?;
 
         let (sshd, ssh_port, host_key_line) = start_sshd(dir.path())?;
         let ssh_user = current_user()?;
@@ -135,7 +140,10 @@ impl GitServer {
             runtime: Some(runtime),
             http,
             https,
-            ca_pem,
+            https_mtls,
+            ca_pem: tls.ca_pem,
+            client_cert_pem: tls.client_cert_pem,
+            client_key_pem: tls.client_key_pem,
             sshd,
             ssh_port,
             ssh_user,
@@ -157,6 +165,23 @@ impl GitServer {
     /// `127.0.0.1` and `localhost`).
     pub fn https_url(&self, name: &str) -> String {
         format!("https://{}/{name}.git", self.https.addr)
+    }
+
+    /// `https://127.0.0.1:<port>/<name>.git` on the endpoint that requires a TLS client
+    /// certificate issued by [`Self::ca_pem`] ([`Self::client_cert_pem`] is one), in addition
+    /// to HTTP authentication.
+    pub fn mtls_url(&self, name: &str) -> String {
+        format!("https://{}/{name}.git", self.https_mtls.addr)
+    }
+
+    /// A client certificate (PEM) the mutual-TLS endpoint accepts (a Secret's `tls.crt`).
+    pub fn client_cert_pem(&self) -> &str {
+        &self.client_cert_pem
+    }
+
+    /// The private key (PKCS#8 PEM) of [`Self::client_cert_pem`] (a Secret's `tls.key`).
+    pub fn client_key_pem(&self) -> &str {
+        &self.client_key_pem
     }
 
     /// `ssh://<user>@127.0.0.1:<port>/<abs path>/<name>.git`
@@ -235,6 +260,7 @@ impl GitServer {
     pub fn http_requests(&self) -> u64 {
         self.http.stats.requests.load(Ordering::SeqCst)
             + self.https.stats.requests.load(Ordering::SeqCst)
+            + self.https_mtls.stats.requests.load(Ordering::SeqCst)
     }
 
     /// Pack downloads (`POST git-upload-pack`) served over HTTP(S) since start: a fetch makes
@@ -242,6 +268,7 @@ impl GitServer {
     pub fn http_upload_packs(&self) -> u64 {
         self.http.stats.upload_packs.load(Ordering::SeqCst)
             + self.https.stats.upload_packs.load(Ordering::SeqCst)
+            + self.https_mtls.stats.upload_packs.load(Ordering::SeqCst)
     }
 
     /// Slow the HTTP endpoint down to `chunk` bytes per 10 ms (0 = full speed), so that a test
@@ -325,6 +352,7 @@ impl Drop for GitServer {
         let _ = self.sshd.wait();
         let _ = self.http.kill.send(true);
         let _ = self.https.kill.send(true);
+        let _ = self.https_mtls.kill.send(true);
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
@@ -698,8 +726,17 @@ struct BodyState {
     stats: Arc<Stats>,
 }
 
-/// A CA and a server certificate for 127.0.0.1/localhost signed by it.
-fn generate_tls() -> Result<(String, tokio_rustls::TlsAcceptor)> {
+/// The generated TLS material: a CA, a server certificate it issued for 127.0.0.1/localhost
+/// (served plain and with client authentication), and a client certificate it issued.
+struct Tls {
+    ca_pem: String,
+    server: tokio_rustls::TlsAcceptor,
+    mutual: tokio_rustls::TlsAcceptor,
+    client_cert_pem: String,
+    client_key_pem: String,
+}
+
+fn generate_tls() -> Result<Tls> {
     let ca_key = rcgen::KeyPair::generate()?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -723,18 +760,39 @@ fn generate_tls() -> Result<(String, tokio_rustls::TlsAcceptor)> {
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params.signed_by(&key, &issuer)?;
 
+    let client_key = rcgen::KeyPair::generate()?;
+    let mut client_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    client_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "driftless test client");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params.signed_by(&client_key, &issuer)?;
+
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let chain = vec![cert.der().clone()];
+    let server_key = || rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )?;
-    Ok((
-        ca_cert.pem(),
-        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-    ))
+        .with_single_cert(chain.clone(), server_key())?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone())?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()?;
+    let mutual = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, server_key())?;
+    Ok(Tls {
+        ca_pem: ca_cert.pem(),
+        server: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        mutual: tokio_rustls::TlsAcceptor::from(Arc::new(mutual)),
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

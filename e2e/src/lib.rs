@@ -24,6 +24,7 @@ pub mod flux;
 pub mod git_server;
 mod namespace;
 pub mod sample;
+pub mod source;
 pub mod wait;
 
 pub use controller::ControllerProcess;

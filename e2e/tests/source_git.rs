@@ -142,13 +142,31 @@ fn http_bearer_token_fetches() {
     let server = GitServer::start().expect("server");
     let (_repo, commit) = one_commit_repo(&server, "app");
     let spec = remote(&server.http_url("app"), &[("bearerToken", BEARER_TOKEN)]);
-    let (_dir, resolved, out) = checkout(&spec, &branch("main")).expect("checkout");
-    assert_eq!(resolved.commit, None, "no ls-remote with a bearer token");
+    let packs = server.http_upload_packs();
+    let resolved = resolve(&spec, &branch("main")).expect("resolve");
+    assert_eq!(
+        resolved.commit.map(|c| c.to_string()),
+        Some(commit.clone()),
+        "the remote check carries the token"
+    );
+    assert_eq!(server.http_upload_packs(), packs, "and fetches no pack");
+    let (dir, _, out) = checkout(&spec, &branch("main")).expect("checkout");
     assert_eq!(out.revision.to_string(), format!("main@sha1:{commit}"));
+    assert_eq!(read(dir.path(), "deploy/app.yaml"), "kind: ConfigMap\n");
+    let (_, _, tagged) = {
+        let repo = server.create_repo("tags").expect("repo");
+        repo.commit(&[("v", b"1")], "one").expect("commit");
+        repo.tag("v1.0.0").expect("tag");
+        repo.push().expect("push");
+        let tags = remote(&server.http_url("tags"), &[("bearerToken", BEARER_TOKEN)]);
+        checkout(&tags, &GitRef::Semver("^1".into())).expect("semver with a token")
+    };
+    assert_eq!(tagged.tag.as_deref(), Some("v1.0.0"));
 
     let wrong = remote(&server.http_url("app"), &[("bearerToken", "nope")]);
-    let err = checkout(&wrong, &branch("main")).expect_err("refused");
+    let err = resolve(&wrong, &branch("main")).expect_err("refused");
     assert!(matches!(err, GitError::AuthFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("bearerToken"), "{err}");
 }
 
 #[test]
@@ -195,19 +213,65 @@ fn https_with_ca_crt() {
 }
 
 #[test]
-fn https_client_certificate_is_reported_unsupported() {
+fn https_client_certificate_authenticates_to_a_mutual_tls_server() {
     let server = GitServer::start().expect("server");
-    one_commit_repo(&server, "app");
-    let spec = remote(
-        &server.https_url("app"),
-        &[
-            ("tls.crt", "CERT"),
-            ("tls.key", "KEY"),
-            ("ca.crt", server.ca_pem()),
-        ],
+    let (_repo, commit) = one_commit_repo(&server, "app");
+    let url = server.mtls_url("app");
+    let user = [("username", HTTP_USER), ("password", HTTP_PASSWORD)];
+    let with = |extra: &[(&str, &str)]| {
+        let mut pairs = user.to_vec();
+        pairs.extend_from_slice(extra);
+        remote(&url, &pairs)
+    };
+    let good = with(&[
+        ("ca.crt", server.ca_pem()),
+        ("tls.crt", server.client_cert_pem()),
+        ("tls.key", server.client_key_pem()),
+    ]);
+    let packs = server.http_upload_packs();
+    let resolved = resolve(&good, &branch("main")).expect("resolve");
+    assert_eq!(resolved.commit.map(|c| c.to_string()), Some(commit.clone()));
+    assert_eq!(
+        server.http_upload_packs(),
+        packs,
+        "the remote check fetches no pack"
     );
-    let err = resolve(&spec, &branch("main")).expect_err("unsupported");
-    assert!(matches!(err, GitError::Unsupported(_)), "{err:?}");
+    let (dir, _, out) = checkout(&good, &branch("main")).expect("checkout");
+    assert_eq!(out.revision.to_string(), format!("main@sha1:{commit}"));
+    assert_eq!(read(dir.path(), "deploy/app.yaml"), "kind: ConfigMap\n");
+
+    // Without a client certificate the server refuses the connection.
+    let without = with(&[("ca.crt", server.ca_pem())]);
+    assert!(resolve(&without, &branch("main")).is_err());
+
+    // A certificate the server's CA did not issue: refused, and the error names tls.crt.
+    let stranger_key = rcgen::KeyPair::generate().expect("key");
+    let stranger = rcgen::CertificateParams::new(Vec::<String>::new())
+        .expect("params")
+        .self_signed(&stranger_key)
+        .expect("self-signed");
+    let wrong = with(&[
+        ("ca.crt", server.ca_pem()),
+        ("tls.crt", &stranger.pem()),
+        ("tls.key", &stranger_key.serialize_pem()),
+    ]);
+    let err = resolve(&wrong, &branch("main")).expect_err("refused");
+    assert!(matches!(err, GitError::AuthFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("tls.crt"), "{err}");
+
+    // The server's certificate is still checked against ca.crt on this transport.
+    let untrusted = with(&[
+        ("ca.crt", &stranger.pem()),
+        ("tls.crt", server.client_cert_pem()),
+        ("tls.key", server.client_key_pem()),
+    ]);
+    let err = resolve(&untrusted, &branch("main")).expect_err("untrusted");
+    assert!(matches!(err, GitError::UntrustedHost { .. }), "{err:?}");
+
+    // Not PEM at all: a Secret error before anything goes on the wire.
+    let garbage = with(&[("tls.crt", "CERT"), ("tls.key", "KEY")]);
+    let err = resolve(&garbage, &branch("main")).expect_err("malformed");
+    assert!(matches!(err, GitError::InvalidSecret(_)), "{err:?}");
 }
 
 #[test]

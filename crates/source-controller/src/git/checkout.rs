@@ -59,6 +59,15 @@ pub fn fetch_and_checkout(
     options: &CheckoutOptions,
     dir: &Path,
 ) -> Result<CheckedOut, GitError> {
+    super::http::with_transport(remote, || checkout_in(remote, resolved, options, dir))
+}
+
+fn checkout_in(
+    remote: &RemoteSpec,
+    resolved: &Resolved,
+    options: &CheckoutOptions,
+    dir: &Path,
+) -> Result<CheckedOut, GitError> {
     let session = Session::new(remote, options.limits.max_fetch_bytes)?;
     let io = |context: &str| {
         let context = context.to_owned();
@@ -104,7 +113,7 @@ pub fn fetch_and_checkout(
 
 fn fetch(session: &Session<'_>, repo: &Repository, resolved: &Resolved) -> Result<(), GitError> {
     let mut remote = repo
-        .remote_anonymous(&session.remote.url)
+        .remote_anonymous(&session.git_url())
         .map_err(|e| session.error(&e))?;
     let refspecs: Vec<String> = resolved
         .plan
@@ -112,12 +121,9 @@ fn fetch(session: &Session<'_>, repo: &Repository, resolved: &Resolved) -> Resul
         .iter()
         .map(|r| format!("+{r}:{}", local_ref(r)))
         .collect();
-    let headers = session.headers();
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(session.callbacks())
         .proxy_options(session.proxy())
-        .custom_headers(&header_refs)
         .download_tags(AutotagOption::None)
         .update_fetchhead(false);
     if resolved.plan.shallow {

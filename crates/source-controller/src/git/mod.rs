@@ -10,12 +10,16 @@
 //!                                   verify::verify_signatures (PGP, commit and/or tag)
 //! ```
 //!
+//! Remotes with a `bearerToken` or a TLS client certificate go through [`http`]'s reqwest
+//! transport (libgit2's own cannot carry them on every request); the others use libgit2's.
+//!
 //! libgit2 (through git2) blocks, so the async entry points run it on the blocking pool under
 //! `spec.timeout`; the same deadline is checked inside libgit2's progress callbacks so that the
 //! blocking thread stops too, not only the future waiting for it.
 
 mod auth;
 mod checkout;
+mod http;
 mod known_hosts;
 mod refs;
 mod remote;

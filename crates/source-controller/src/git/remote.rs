@@ -8,7 +8,7 @@ use driftless_core::artifact::Revision;
 use git2::{CertificateCheckStatus, Cred, CredentialType, Direction, ErrorClass, ErrorCode};
 
 use super::refs::{GitRef, revision, select_semver_tag};
-use super::{GitError, RemoteSpec, tls};
+use super::{GitError, RemoteSpec, http, tls};
 
 /// The transport a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,13 +275,14 @@ impl<'r> Session<'r> {
         proxy
     }
 
-    /// Extra HTTP headers (the bearer token), for fetches.
-    pub fn headers(&self) -> Vec<String> {
-        match &self.remote.credentials.bearer_token {
-            Some(token) if self.url.transport != Transport::Ssh => {
-                vec![format!("Authorization: Bearer {token}")]
-            }
-            _ => Vec::new(),
+    /// The URL to hand libgit2: the remote's, or the same routed through the reqwest
+    /// transport when libgit2's cannot serve it (see `http`).
+    pub fn git_url(&self) -> String {
+        let over_http = matches!(self.url.transport, Transport::Http | Transport::Https);
+        if over_http && http::needed(self.remote) {
+            http::transport_url(&self.remote.url)
+        } else {
+            self.remote.url.clone()
         }
     }
 }
@@ -318,38 +319,27 @@ impl Resolved {
 
 /// Resolve `reference` on the remote with one `ls-remote` round trip (no objects are
 /// downloaded). A full commit SHA needs no round trip at all.
-///
-/// With `bearerToken` credentials the listing is skipped for branch, tag and name refs
-/// (libgit2 cannot send custom headers on a bare connect), so [`Resolved::commit`] is None and
-/// the caller fetches; a semver ref then cannot be resolved and is refused.
 pub fn resolve(remote: &RemoteSpec, reference: &GitRef) -> Result<Resolved, GitError> {
-    let session = Session::new(remote, u64::MAX)?;
-    if remote.credentials.client_cert.is_some() {
-        return Err(GitError::Unsupported(
-            "TLS client certificates (tls.crt/tls.key) are not supported by the Git transport yet"
-                .into(),
-        ));
-    }
-    let heads = |name: &str| format!("refs/heads/{name}");
-    let tags = |name: &str| format!("refs/tags/{name}");
     if let GitRef::Commit { sha, branch } = reference {
+        parse_url(&remote.url)?;
         return Ok(commit_plan(sha, branch.as_deref()));
     }
-    let bearer_only =
-        remote.credentials.bearer_token.is_some() && session.url.transport != Transport::Ssh;
-    let listing = if bearer_only {
-        if let GitRef::Semver(_) = reference {
-            return Err(GitError::Unsupported(
-                "semver refs with bearerToken credentials (the tag listing cannot carry the token)"
-                    .into(),
-            ));
-        }
-        None
-    } else {
-        Some(ls_remote(&session)?)
-    };
+    http::with_transport(remote, || {
+        let session = Session::new(remote, u64::MAX)?;
+        let listing = ls_remote(&session)?;
+        resolve_in(remote, reference, &listing)
+    })
+}
+
+/// Find `reference` in the remote's ref listing.
+fn resolve_in(
+    remote: &RemoteSpec,
+    reference: &GitRef,
+    listing: &[(String, git2::Oid)],
+) -> Result<Resolved, GitError> {
+    let heads = |name: &str| format!("refs/heads/{name}");
+    let tags = |name: &str| format!("refs/tags/{name}");
     let find = |name: &str| -> Option<git2::Oid> {
-        let listing = listing.as_ref()?;
         let peeled = format!("{name}^{{}}");
         listing
             .iter()
@@ -375,7 +365,6 @@ pub fn resolve(remote: &RemoteSpec, reference: &GitRef) -> Result<Resolved, GitE
         GitRef::Semver(constraint) => {
             let names: Vec<&str> = listing
                 .iter()
-                .flatten()
                 .filter_map(|(n, _)| n.strip_prefix("refs/tags/"))
                 .filter(|n| !n.ends_with("^{}"))
                 .collect();
@@ -394,10 +383,7 @@ pub fn resolve(remote: &RemoteSpec, reference: &GitRef) -> Result<Resolved, GitE
             )
         }
     };
-    let commit = match &listing {
-        Some(_) => Some(find(&full).ok_or_else(|| not_found(kind, &label))?),
-        None => None,
-    };
+    let commit = Some(find(&full).ok_or_else(|| not_found(kind, &label))?);
     Ok(Resolved {
         plan: FetchPlan {
             refs: vec![full],
@@ -430,8 +416,8 @@ fn commit_plan(sha: &str, branch: Option<&str>) -> Resolved {
 
 /// `git ls-remote`: every ref the remote advertises, with peeled tags as `<tag>^{}`.
 fn ls_remote(session: &Session<'_>) -> Result<Vec<(String, git2::Oid)>, GitError> {
-    let mut remote = git2::Remote::create_detached(session.remote.url.as_str())
-        .map_err(|e| session.error(&e))?;
+    let mut remote =
+        git2::Remote::create_detached(session.git_url().as_str()).map_err(|e| session.error(&e))?;
     let conn = remote
         .connect_auth(
             Direction::Fetch,

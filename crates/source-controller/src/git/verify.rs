@@ -13,6 +13,7 @@ use pgp::composed::{Deserializable as _, DetachedSignature, SignedPublicKey};
 use super::GitError;
 
 const PGP_SIGNATURE_START: &[u8] = b"-----BEGIN PGP SIGNATURE-----";
+const PUBLIC_KEY_BLOCK_START: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 
 /// `spec.verify.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,16 +44,23 @@ fn parse_keys(values: &[(String, Vec<u8>)]) -> Result<Vec<SignedPublicKey>, GitE
     let mut keys = Vec::new();
     for (name, value) in values {
         let text = String::from_utf8_lossy(value);
-        if !text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
-            continue;
-        }
-        let (parsed, _) = SignedPublicKey::from_armor_many(text.as_bytes()).map_err(|e| {
-            GitError::Verification(format!("the key in {name:?} does not parse: {e}"))
-        })?;
-        for key in parsed {
-            keys.push(key.map_err(|e| {
-                GitError::Verification(format!("the key in {name:?} does not parse: {e}"))
-            })?);
+        // One value may hold several armored blocks one after the other (keys exported
+        // separately and concatenated); each is parsed on its own.
+        let starts: Vec<usize> = text
+            .match_indices(PUBLIC_KEY_BLOCK_START)
+            .map(|(i, _)| i)
+            .collect();
+        for (n, start) in starts.iter().enumerate() {
+            let end = starts.get(n + 1).copied().unwrap_or(text.len());
+            let (parsed, _) = SignedPublicKey::from_armor_many(text[*start..end].as_bytes())
+                .map_err(|e| {
+                    GitError::Verification(format!("the key in {name:?} does not parse: {e}"))
+                })?;
+            for key in parsed {
+                keys.push(key.map_err(|e| {
+                    GitError::Verification(format!("the key in {name:?} does not parse: {e}"))
+                })?);
+            }
         }
     }
     if keys.is_empty() {

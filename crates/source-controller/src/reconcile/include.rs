@@ -1,9 +1,11 @@
-//! Step 3, include: copy other GitRepositories' artifacts (`fromPath` → `toPath`) into the
-//! checkout. The included artifact is read from this controller's own storage (its digest is
-//! checked first) and unpacked with the safe unpacker, so it cannot write outside the checkout.
+//! Step 3, include: other GitRepositories' artifacts copied (`fromPath` → `toPath`) into the
+//! checkout. [`resolve`] finds them before the no-op check (which compares them with
+//! `status.includedArtifacts`); [`copy`] unpacks them into a fresh checkout. They are read
+//! from this controller's own storage, digest checked first.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
+use driftless_api::common::Artifact;
 use driftless_api::source::gitrepository::GitRepository;
 use driftless_core::artifact::{Limits, unpack_file};
 use driftless_core::conditions::{reasons, types};
@@ -27,7 +29,20 @@ fn safe_relative(p: &str) -> Option<&Path> {
         .then_some(path)
 }
 
-pub(super) async fn run(
+/// An included repository's artifact, found and checked, waiting to be copied.
+pub struct Included {
+    /// The included repository's artifact (recorded in `status.includedArtifacts`).
+    pub artifact: Artifact,
+    /// Its file in storage.
+    file: PathBuf,
+    name: String,
+    from: PathBuf,
+    to: PathBuf,
+}
+
+/// Find every included repository's artifact in storage (digest checked), before anything is
+/// fetched: the no-op check compares them with the ones the current artifact was built with.
+pub(super) async fn resolve(
     obj: &GitRepository,
     ctx: &Context,
     progress: &mut Progress,
@@ -38,13 +53,16 @@ pub(super) async fn run(
     }
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<GitRepository> = Api::namespaced(ctx.runtime.client.clone(), &ns);
-    let Some((dir, _)) = &progress.checkout else {
-        // Without a checkout (no-op path) there is nothing to copy into; the no-op path is
-        // never taken when includes exist, so this is only reached on an earlier failure.
-        return Ok(());
-    };
     for include in includes {
         let name = &include.repository.name;
+        let from = include.from_path.as_deref().unwrap_or(".");
+        let to = include.to_path.as_deref().unwrap_or(name);
+        let (Some(from), Some(to)) = (safe_relative(from), safe_relative(to)) else {
+            return Err(unavailable(format!(
+                "include of '{name}': fromPath and toPath must be relative paths without '..'"
+            ))
+            .stalled());
+        };
         let other = api
             .get_opt(name)
             .await
@@ -69,30 +87,43 @@ pub(super) async fn run(
         let file = ctx.storage.resolve(&artifact.path).ok_or_else(|| {
             unavailable(format!("the artifact of '{ns}/{name}' is not in storage"))
         })?;
-        let from = include.from_path.as_deref().unwrap_or(".");
-        let to = include.to_path.as_deref().unwrap_or(name);
-        let (Some(from), Some(to)) = (safe_relative(from), safe_relative(to)) else {
-            return Err(unavailable(format!(
-                "include of '{name}': fromPath and toPath must be relative paths without '..'"
-            ))
-            .stalled());
-        };
+        progress.includes.push(Included {
+            artifact,
+            file,
+            name: name.clone(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Copy each included artifact's `fromPath` to `toPath` in the checkout. The artifact is
+/// unpacked with the safe unpacker, so it cannot write outside the checkout.
+pub(super) fn copy(progress: &Progress) -> Result<(), StepError> {
+    let Some((dir, _)) = &progress.checkout else {
+        return Ok(());
+    };
+    for Included {
+        file,
+        name,
+        from,
+        to,
+        ..
+    } in &progress.includes
+    {
         let staging = tempfile::tempdir()
             .map_err(|e| unavailable(format!("creating a temporary directory: {e}")))?;
         let unpack_dir = staging.path().join("a");
-        unpack_file(&file, &unpack_dir, &Limits::default())
+        unpack_file(file, &unpack_dir, &Limits::default())
             .map_err(|e| unavailable(format!("unpacking the artifact of '{name}': {e}")))?;
-        let source = unpack_dir.join(from);
-        let target = dir.path().join(to);
-        copy_tree(&source, &target).map_err(|e| {
+        copy_tree(&unpack_dir.join(from), &dir.path().join(to)).map_err(|e| {
             unavailable(format!(
                 "copying '{name}' {} to {}: {e}",
                 from.display(),
                 to.display()
             ))
         })?;
-        progress.included.push(artifact);
-        let _ = other.name_any();
     }
     Ok(())
 }

@@ -1,9 +1,13 @@
 //! The GitRepository reconciler, a visible chain of steps, one file each:
 //!
 //! ```text
-//!  reconcile ─► finalizer? ─► suspend? ─► storage ─► source ─► include ─► artifact ─► status
-//!                  │ delete: remove the object's artifacts        (any step's error ──┘
-//!                  │                                               becomes conditions)
+//!  reconcile ─► finalizer? ─► suspend? ─► storage ─► source::resolve ─► include::resolve
+//!                  │ delete: remove the                                          │
+//!                  │ object's artifacts      outdated? ── no: keep the artifact ─┤ (no fetch)
+//!                  │                            │ yes                            │
+//!                  │      status::progressing ◄─┘ (ArtifactOutdated, Reconciling)│
+//!                  │        ─► source::fetch ─► include::copy ─► artifact ───────┴─► status
+//!                  │                                    (any step's error becomes conditions)
 //! ```
 //!
 //! Each step returns a [`StepError`] naming the condition and reason it maps to (Flux's), so
@@ -13,6 +17,7 @@
 
 mod artifact;
 mod include;
+mod outdated;
 mod source;
 mod status;
 mod storage;
@@ -26,11 +31,12 @@ use driftless_core::conditions::{reasons, types};
 use driftless_core::requeue::Requeue;
 use driftless_core::runtime::Runtime;
 use futures::StreamExt as _;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, ResourceExt as _};
 
-use crate::git::{CheckedOut, Limits};
+use crate::git::{CheckedOut, Limits, RemoteSpec, Resolved};
 use crate::storage::{ObjectKey, Storage};
 
 /// The storage kind segment of GitRepository artifacts.
@@ -84,12 +90,16 @@ impl StepError {
 pub struct Progress {
     /// The artifact in storage before this reconcile, if still present and intact.
     pub current: Option<Artifact>,
+    /// The remote and what its ref resolves to now.
+    pub remote: Option<(RemoteSpec, Resolved)>,
+    /// The included repositories' artifacts, in `spec.include` order.
+    pub includes: Vec<include::Included>,
+    /// The conditions written while building (None when no progress was recorded).
+    pub conditions: Option<Vec<Condition>>,
     /// The fresh checkout (None on the no-op path).
     pub checkout: Option<(tempfile::TempDir, CheckedOut)>,
     /// The `SourceVerified` message, when verification ran and passed.
     pub verified: Option<String>,
-    /// Artifacts of `spec.include`, in order.
-    pub included: Vec<Artifact>,
     /// The artifact after this reconcile.
     pub artifact: Option<Artifact>,
 }
@@ -173,7 +183,7 @@ async fn apply(
         return Ok(Action::await_change());
     }
     let mut progress = Progress::default();
-    let outcome = run_steps(obj, ctx, &mut progress).await;
+    let outcome = run_steps(obj, ctx, api, &mut progress).await;
     let ready = status::write(obj, ctx, api, &progress, outcome.as_ref().err()).await?;
     ctx.runtime
         .metrics
@@ -190,11 +200,35 @@ async fn apply(
 async fn run_steps(
     obj: &GitRepository,
     ctx: &Context,
+    api: &Api<GitRepository>,
     progress: &mut Progress,
 ) -> Result<(), StepError> {
     storage::run(obj, ctx, progress)?;
-    source::run(obj, ctx, progress).await?;
-    include::run(obj, ctx, progress).await?;
+    source::resolve(obj, ctx, progress).await?;
+    include::resolve(obj, ctx, progress).await?;
+    let revision = progress
+        .remote
+        .as_ref()
+        .and_then(|(_, resolved)| resolved.revision())
+        .map(|r| r.to_string());
+    let included: Vec<Artifact> = progress
+        .includes
+        .iter()
+        .map(|i| i.artifact.clone())
+        .collect();
+    let Some(why) = outdated::check(
+        obj,
+        progress.current.as_ref(),
+        revision.as_deref(),
+        &included,
+    ) else {
+        tracing::debug!(?revision, "artifact up to date; no fetch");
+        source::keep(obj, progress);
+        return Ok(());
+    };
+    status::progressing(obj, ctx, api, &why, progress).await;
+    source::fetch(obj, ctx, progress).await?;
+    include::copy(progress)?;
     artifact::run(obj, ctx, progress).await?;
     Ok(())
 }

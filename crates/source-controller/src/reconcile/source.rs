@@ -1,6 +1,6 @@
-//! Step 2, source: credentials from Secrets, the cheap remote check, and — unless the remote
-//! revision is the stored one and nothing that shapes the artifact changed — fetch, checkout
-//! and signature verification.
+//! Step 2, source: credentials from Secrets and the cheap remote check ([`resolve`]); later,
+//! unless the artifact is up to date (see `outdated`), fetch, checkout and signature
+//! verification ([`fetch`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -114,22 +114,9 @@ pub(super) fn verify_mode(obj: &GitRepository) -> Option<(VerifyMode, &'static s
     })
 }
 
-/// Whether the fields that shape the artifact are what the current artifact was built with.
-fn artifact_config_unchanged(obj: &GitRepository) -> bool {
-    let Some(status) = &obj.status else {
-        return false;
-    };
-    let spec = &obj.spec;
-    status.observed_ignore == spec.ignore
-        && status.observed_recurse_submodules.unwrap_or(false)
-            == spec.recurse_submodules.unwrap_or(false)
-        && status.observed_sparse_checkout.clone().unwrap_or_default()
-            == spec.sparse_checkout.clone().unwrap_or_default()
-        && spec.include.as_ref().is_none_or(Vec::is_empty)
-        && status.source_verification_mode.as_deref() == verify_mode(obj).map(|(_, m)| m)
-}
-
-pub(super) async fn run(
+/// Credentials, then the cheap remote check: which commit does `spec.ref` name now? Nothing
+/// is downloaded (one ref listing; none at all for a full commit SHA).
+pub(super) async fn resolve(
     obj: &GitRepository,
     ctx: &Context,
     progress: &mut Progress,
@@ -147,25 +134,32 @@ pub(super) async fn run(
     let resolved = resolve_async(remote.clone(), reference)
         .await
         .map_err(git_step_error)?;
+    progress.remote = Some((remote, resolved));
+    Ok(())
+}
 
-    // The no-op path: same revision, same artifact configuration, artifact intact.
-    if let (Some(current), Some(revision)) = (&progress.current, resolved.revision())
-        && current.revision == revision.to_string()
-        && artifact_config_unchanged(obj)
-    {
-        tracing::debug!(%revision, "artifact up to date; no fetch");
-        if obj.spec.verify.is_some() {
-            progress.verified = obj
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|c| driftless_core::conditions::get(c, types::SOURCE_VERIFIED))
-                .filter(|c| c.status == "True")
-                .map(|c| c.message.clone());
-        }
-        return Ok(());
+/// The no-op path: the stored artifact stays, and so does its verification.
+pub(super) fn keep(obj: &GitRepository, progress: &mut Progress) {
+    let status = obj.status.clone().unwrap_or_default();
+    if obj.spec.verify.is_some() {
+        progress.verified = status
+            .conditions
+            .as_ref()
+            .and_then(|c| driftless_core::conditions::get(c, types::SOURCE_VERIFIED))
+            .filter(|c| c.status == "True")
+            .map(|c| c.message.clone());
     }
+}
 
+/// Fetch and check out what [`resolve`] found, then verify signatures when asked.
+pub(super) async fn fetch(
+    obj: &GitRepository,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<(), StepError> {
+    let Some((remote, resolved)) = progress.remote.clone() else {
+        return Ok(());
+    };
     let dir = tempfile::tempdir().map_err(|e| {
         StepError::new(
             types::STORAGE_OPERATION_FAILED,

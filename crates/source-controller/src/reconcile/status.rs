@@ -1,14 +1,78 @@
-//! Step 5, status: the only place conditions are written. Turns the steps' outcome into
-//! Flux's conditions and observed fields, applies the whole status by server-side apply, and
-//! publishes an Event when `Ready` changed.
+//! Step 5, status: the only place conditions are written. [`progressing`] shows a build in
+//! progress (before the fetch); [`write`] turns the steps' outcome into Flux's conditions and
+//! observed fields, applies the whole status by server-side apply, and publishes an Event when
+//! `Ready` changed.
 
 use driftless_api::source::gitrepository::{GitRepository, GitRepositoryStatus};
 use driftless_core::conditions::{self, Status, reasons, types};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Api;
 
+use super::outdated::Outdated;
 use super::source::verify_mode;
 use super::{Context, Error, Progress, StepError};
+
+/// The conditions while a new artifact is built, as Flux shows them: `ArtifactOutdated=True`
+/// when an artifact exists and the remote or an include moved on, `Reconciling=True` and
+/// `Ready=Unknown` with reason `Progressing`.
+pub(super) fn progressing_conditions(
+    old: &[Condition],
+    outdated: &Outdated,
+    generation: Option<i64>,
+) -> Vec<Condition> {
+    let mut conds = old.to_vec();
+    if let Some((reason, message)) = outdated.artifact_outdated() {
+        conditions::mark(
+            &mut conds,
+            types::ARTIFACT_OUTDATED,
+            Status::True,
+            reason,
+            message,
+            generation,
+        );
+    }
+    let message = outdated.progress_message();
+    conditions::mark_reconciling(
+        &mut conds,
+        reasons::PROGRESSING,
+        message.clone(),
+        generation,
+    );
+    conditions::mark(
+        &mut conds,
+        types::READY,
+        Status::Unknown,
+        reasons::PROGRESSING,
+        message,
+        generation,
+    );
+    conds
+}
+
+/// Show that a new artifact is being built before the (possibly long) fetch starts. Best
+/// effort: a failed patch is logged, and the final status write follows anyway.
+pub(super) async fn progressing(
+    obj: &GitRepository,
+    ctx: &Context,
+    api: &Api<GitRepository>,
+    outdated: &Outdated,
+    progress: &mut Progress,
+) {
+    let old = obj.status.clone().unwrap_or_default();
+    let conds = progressing_conditions(
+        old.conditions.as_deref().unwrap_or_default(),
+        outdated,
+        obj.metadata.generation,
+    );
+    let status = GitRepositoryStatus {
+        conditions: Some(conds.clone()),
+        ..old
+    };
+    match driftless_core::status::apply_status(api, obj, &ctx.runtime.name, &status).await {
+        Ok(_) => progress.conditions = Some(conds),
+        Err(e) => tracing::warn!(error = %e, "recording progress failed"),
+    }
+}
 
 pub(super) async fn write(
     obj: &GitRepository,
@@ -28,7 +92,11 @@ pub(super) async fn write(
         artifact: progress.artifact.clone(),
         ..old.clone()
     };
-    let mut conds = old.conditions.clone().unwrap_or_default();
+    let mut conds = progress
+        .conditions
+        .clone()
+        .or_else(|| old.conditions.clone())
+        .unwrap_or_default();
     match failure {
         None => {
             let revision = progress
@@ -73,8 +141,13 @@ pub(super) async fn write(
             status.observed_recurse_submodules = obj.spec.recurse_submodules;
             status.observed_sparse_checkout = obj.spec.sparse_checkout.clone();
             status.observed_include = obj.spec.include.clone();
-            status.included_artifacts =
-                (!progress.included.is_empty()).then(|| progress.included.clone());
+            status.included_artifacts = (!progress.includes.is_empty()).then(|| {
+                progress
+                    .includes
+                    .iter()
+                    .map(|i| i.artifact.clone())
+                    .collect()
+            });
             status.source_verification_mode = verify_mode(obj).map(|(_, m)| m.to_owned());
         }
         Some(err) => {
@@ -125,4 +198,67 @@ pub(super) async fn write(
         tracing::warn!(error = %e, "publishing an event failed");
     }
     Ok(conds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(conds: &'a [Condition], type_: &str) -> Option<(&'a str, &'a str, &'a str)> {
+        conditions::get(conds, type_)
+            .map(|c| (c.status.as_str(), c.reason.as_str(), c.message.as_str()))
+    }
+
+    #[test]
+    fn a_new_revision_marks_the_artifact_outdated_while_building() {
+        let mut old = Vec::new();
+        conditions::mark_ready(&mut old, reasons::SUCCEEDED, "stored", Some(1));
+        conditions::mark(
+            &mut old,
+            types::ARTIFACT_IN_STORAGE,
+            Status::True,
+            reasons::SUCCEEDED,
+            "stored",
+            Some(1),
+        );
+        let rev = "main@sha1:2222222222222222222222222222222222222222";
+        let conds = progressing_conditions(&old, &Outdated::NewRevision(rev.into()), Some(1));
+        let building = format!("building artifact: new upstream revision '{rev}'");
+        assert_eq!(
+            get(&conds, types::ARTIFACT_OUTDATED),
+            Some((
+                "True",
+                "NewRevision",
+                format!("new upstream revision '{rev}'").as_str()
+            ))
+        );
+        assert_eq!(
+            get(&conds, types::RECONCILING),
+            Some(("True", reasons::PROGRESSING, building.as_str()))
+        );
+        assert_eq!(
+            get(&conds, types::READY),
+            Some(("Unknown", reasons::PROGRESSING, building.as_str()))
+        );
+        assert_eq!(
+            get(&conds, types::ARTIFACT_IN_STORAGE).map(|c| c.0),
+            Some("True"),
+            "the current artifact is still stored"
+        );
+    }
+
+    #[test]
+    fn a_first_build_or_config_change_is_not_outdated() {
+        for outdated in [Outdated::NoArtifact, Outdated::ConfigChange] {
+            let conds = progressing_conditions(&[], &outdated, Some(2));
+            assert_eq!(get(&conds, types::ARTIFACT_OUTDATED), None, "{outdated:?}");
+            assert_eq!(get(&conds, types::RECONCILING).map(|c| c.0), Some("True"));
+            assert_eq!(get(&conds, types::READY).map(|c| c.0), Some("Unknown"));
+        }
+        let conds = progressing_conditions(&[], &Outdated::IncludeChange, Some(2));
+        assert_eq!(
+            get(&conds, types::ARTIFACT_OUTDATED).map(|c| c.1),
+            Some("IncludeChange")
+        );
+    }
 }
