@@ -27,6 +27,8 @@ pub mod sample;
 pub mod source;
 pub mod wait;
 
+/// The pinned `helm` CLI (built into the cache with Go on first use), for interop tests.
+pub use cache::{HELM_VERSION, helm_binary};
 pub use controller::ControllerProcess;
 pub use env::{TestEnv, crd_dir, install_crds};
 pub use namespace::TestNamespace;

@@ -36,6 +36,15 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The Helm release the chart conformance expectations were made with (keep in step with
+/// `crates/helm/tests/charts/regenerate.sh`), also used by the bench and the e2e interop tests.
+pub const HELM_VERSION: &str = "v3.19.0";
+
+/// Builds (once, with Go) and returns the pinned `helm` binary.
+pub fn helm_binary() -> anyhow::Result<PathBuf> {
+    go_install("helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, "helm")
+}
+
 /// Builds a Go command that has no `replace` directives (helm, kwok, …) with `go install
 /// <package>@<version>` into the cache, once, and returns the binary's path.
 ///

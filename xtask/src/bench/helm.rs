@@ -13,15 +13,6 @@ use anyhow::Context;
 
 use super::{Sample, driftless_release_binary, measure};
 
-/// The Helm release the conformance expectations were made with (keep in step with
-/// `crates/helm/tests/charts/regenerate.sh`).
-pub const HELM_VERSION: &str = "v3.19.0";
-
-/// Builds (once) and returns the pinned `helm` binary.
-pub fn helm_binary() -> anyhow::Result<PathBuf> {
-    crate::cache::go_install("helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, "helm")
-}
-
 struct Case {
     dir: PathBuf,
     chart: String,
@@ -65,7 +56,7 @@ fn corpus() -> anyhow::Result<Vec<Case>> {
 
 pub fn run() -> anyhow::Result<()> {
     let ours_bin = driftless_release_binary()?;
-    let helm = helm_binary()?;
+    let helm = crate::cache::helm_binary()?;
     let cases = corpus()?;
 
     let (mut ours_wall, mut theirs_wall) = (Duration::ZERO, Duration::ZERO);
@@ -110,7 +101,8 @@ pub fn run() -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "helm template: driftless (release) vs helm {HELM_VERSION}, one run of each process per case"
+        "helm template: driftless (release) vs helm {}, one run of each process per case",
+        crate::cache::HELM_VERSION
     );
     println!(
         "chart corpus ({} cases, {} identical outputs): wall {:.0} ms vs {:.0} ms = {:.1}x faster; peak RSS (max) {:.1} MiB vs {:.1} MiB = {:.1}x less",
