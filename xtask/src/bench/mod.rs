@@ -3,6 +3,7 @@
 
 mod helm;
 mod kustomize;
+mod kustomize_controller;
 mod loop_latency;
 
 use std::ffi::OsStr;
@@ -93,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.name.as_str() {
         "kustomize" => kustomize::run(),
         "helm" => helm::run(),
+        "kustomize-controller" => kustomize_controller::run(),
         "loop" => loop_latency::run(),
         other => anyhow::bail!("cargo xtask bench {other}: no such benchmark yet"),
     }
