@@ -72,7 +72,10 @@ pub fn run() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for n in SCALES {
         eprintln!("bench kustomize-controller: {n} Kustomizations");
-        rows.push(runtime.block_on(measure(&bins, &server, &revision, n))?);
+        let row = runtime.block_on(measure(&bins, &server, &revision, n))?;
+        // Each scale as soon as it is measured: the larger one may not finish.
+        print(std::slice::from_ref(&row));
+        rows.push(row);
     }
     drop(runtime);
     print(&rows);
