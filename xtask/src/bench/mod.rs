@@ -5,6 +5,7 @@ mod helm;
 mod kustomize;
 mod kustomize_controller;
 mod loop_latency;
+mod source;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.name.as_str() {
         "kustomize" => kustomize::run(),
         "helm" => helm::run(),
+        "source" => source::run(),
         "kustomize-controller" => kustomize_controller::run(),
         "loop" => loop_latency::run(),
         other => anyhow::bail!("cargo xtask bench {other}: no such benchmark yet"),
