@@ -3,7 +3,8 @@
 //!
 //! For each scale (100, then 1,000 Kustomizations of 10 ConfigMaps each, every Kustomization
 //! with its own path in one Git repository) in a fresh namespace of the running control plane,
-//! with fresh release builds of source-controller and kustomize-controller:
+//! with fresh release builds of source-controller and kustomize-controller (or those in
+//! `$DRIFTLESS_CONTROLLERS_DIR`):
 //!
 //! ```text
 //!  git server (driftless_e2e) ─▶ source-controller ─artifact─▶ kustomize-controller
@@ -68,24 +69,29 @@ pub fn run() -> anyhow::Result<()> {
     let max = SCALES.iter().copied().max().unwrap_or(0);
     let server = GitServer::start()?;
     let revision = commit_tree(&server, max)?;
+    eprintln!(
+        "bench kustomize-controller: controllers from {}",
+        bins.display()
+    );
     let runtime = crate::cluster::runtime()?;
     let mut rows = Vec::new();
     for n in SCALES {
         eprintln!("bench kustomize-controller: {n} Kustomizations");
         let row = runtime.block_on(measure(&bins, &server, &revision, n))?;
         // Each scale as soon as it is measured: the larger one may not finish.
-        print(std::slice::from_ref(&row));
+        print(&bins, std::slice::from_ref(&row));
         rows.push(row);
     }
     drop(runtime);
-    print(&rows);
+    print(&bins, &rows);
     Ok(())
 }
 
-fn print(rows: &[Row]) {
+fn print(bins: &Path, rows: &[Row]) {
     println!();
     println!(
-        "kustomize-controller (release, --concurrent=4 as Flux), {OBJECTS} ConfigMaps per Kustomization"
+        "kustomize-controller ({}, --concurrent=4 as Flux), {OBJECTS} ConfigMaps per Kustomization",
+        bins.display()
     );
     println!();
     println!(
@@ -123,8 +129,12 @@ fn print(rows: &[Row]) {
     }
 }
 
-/// `<target>/release` with both controllers freshly built.
+/// `<target>/release` with both controllers freshly built, or `$DRIFTLESS_CONTROLLERS_DIR`
+/// when set (binaries built elsewhere; the table says which directory was measured).
 fn release_controllers() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("DRIFTLESS_CONTROLLERS_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "-j", "2"])
         .args(["-p", "driftless-source-controller"])
