@@ -6,7 +6,7 @@ use crate::{
     error::Failure,
     substitute::{SUBSTITUTE_ANNOTATION, substitute},
 };
-use driftless_api::kustomize::Kustomization;
+use driftless_api::kustomize::{Kustomization, SubstituteStrategy};
 use driftless_core::conditions::reasons;
 use driftless_kustomize::{self as kz, KUSTOMIZATION_FILE_NAMES, Map, Value};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -92,7 +92,7 @@ pub async fn objects(
 }
 
 /// The `postBuild` variables (`substituteFrom` in order, then `substitute` on top), or `None`
-/// when the Kustomization has no `postBuild` (no substitution at all, as Flux).
+/// when substitution does not run (no `postBuild`, or no variable, see [`substitution_runs`]).
 async fn variables(
     ctx: &Ctx,
     k: &Kustomization,
@@ -140,7 +140,15 @@ async fn variables(
         }
     }
     vars.extend(post.substitute.clone().unwrap_or_default());
-    Ok(Some(vars))
+    let strategy = post.substitute_strategy.unwrap_or_default();
+    Ok(substitution_runs(&vars, strategy).then_some(vars))
+}
+
+/// Whether substitution runs at all: as Flux, only when some variable is defined, unless
+/// `substituteStrategy: Always` (so `${var:=default}` applies with no variables). Without
+/// this, a `postBuild` with no variables would blank every `${var}` in the manifests.
+fn substitution_runs(vars: &BTreeMap<String, String>, strategy: SubstituteStrategy) -> bool {
+    !vars.is_empty() || strategy == SubstituteStrategy::Always
 }
 
 /// The kustomization file of `dir`, generated (as Flux does) when there is none: every
@@ -401,6 +409,15 @@ mod tests {
             .flatten()
             .filter_map(Value::scalar_text)
             .collect()
+    }
+
+    #[test]
+    fn substitution_needs_a_variable_unless_always() {
+        let none = BTreeMap::new();
+        let one = BTreeMap::from([("a".to_owned(), String::new())]);
+        assert!(!substitution_runs(&none, SubstituteStrategy::WithVariables));
+        assert!(substitution_runs(&none, SubstituteStrategy::Always));
+        assert!(substitution_runs(&one, SubstituteStrategy::WithVariables));
     }
 
     #[test]
