@@ -247,8 +247,9 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     }
     let packs_fetched = server.http_upload_packs() - packs;
     no_op.sort();
-    drop(controller);
+    // Deleted while the controller runs: its finalizer removes the artifacts.
     ns.delete_and_wait(&env, TIMEOUT).await?;
+    drop(controller);
 
     // 3. Memory: a fresh process, idle, then with 100 GitRepositories Ready.
     let ns = env.namespace("bench-source-mem").await?;
@@ -279,8 +280,9 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     let hundred = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (busy_rss, busy_hwm) = controller.memory()?;
-    drop(controller);
+    // Deleted while the controller runs: its finalizer removes the artifacts.
     ns.delete_and_wait(&env, TIMEOUT).await?;
+    drop(controller);
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mib = |kb: u64| kb as f64 / 1024.0;
