@@ -287,7 +287,7 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mib = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "source-controller ({}; a release build unless \$SOURCE_CONTROLLER_BIN says otherwise) against git http-backend on loopback, one run",
+        "source-controller ({}; a release build unless SOURCE_CONTROLLER_BIN says otherwise) against git http-backend on loopback, one run",
         bin.display()
     );
     println!();
