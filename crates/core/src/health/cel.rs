@@ -10,7 +10,7 @@
 //!                                                     unknown variable is the user's to fix)
 //!  object JSON ─▶ kind listed? no  ─▶ None (kstatus rules apply)
 //!              ─▶ being deleted / observedGeneration stale ─▶ Terminating / InProgress
-//!              ─▶ failed true ─▶ Failed; current true ─▶ Current; inProgress true ─▶ InProgress
+//!              ─▶ inProgress true ─▶ InProgress; failed true ─▶ Failed; current true ─▶ Current
 //!              ─▶ none true   ─▶ InProgress
 //! ```
 //!
@@ -181,9 +181,9 @@ impl KindRule {
     fn evaluate(&self, obj: &Value) -> Health {
         let context = context_for(obj);
         let ordered = [
+            (self.in_progress.as_ref(), Status::InProgress),
             (self.failed.as_ref(), Status::Failed),
             (Some(&self.current), Status::Current),
-            (self.in_progress.as_ref(), Status::InProgress),
         ];
         for (expr, status) in ordered {
             let Some(expr) = expr else { continue };
@@ -407,9 +407,9 @@ mod tests {
         assert_eq!(status_of(&c, &issuing), Status::InProgress);
     }
 
-    /// Flux's order: failed before current before inProgress (all three true here).
+    /// Flux's order (RFC-0009): inProgress, then failed, then current; the first true wins.
     #[test]
-    fn failed_wins_then_current_then_in_progress() {
+    fn in_progress_wins_then_failed_then_current() {
         let c = CustomHealth::compile(&[entry(
             "example.com/v1",
             "Widget",
@@ -422,8 +422,10 @@ mod tests {
             json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
                    "status": {"a": a, "b": b, "c": c}})
         };
-        assert_eq!(status_of(&c, &w(true, true, true)), Status::Failed);
-        assert_eq!(status_of(&c, &w(true, true, false)), Status::Current);
+        // w(current, inProgress, failed)
+        assert_eq!(status_of(&c, &w(true, true, true)), Status::InProgress);
+        assert_eq!(status_of(&c, &w(true, false, true)), Status::Failed);
+        assert_eq!(status_of(&c, &w(true, false, false)), Status::Current);
         assert_eq!(status_of(&c, &w(false, true, false)), Status::InProgress);
         // Nothing true: still in progress, with a message that says so.
         let h = c.evaluate(&w(false, false, false)).expect("listed");
