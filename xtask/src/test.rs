@@ -21,6 +21,10 @@ const TEST_THREADS: &str = "4";
 pub fn run(args: Args) -> anyhow::Result<()> {
     let layout = Layout::default();
     cluster::build(&layout)?;
+    // The helm interop tests run the real helm CLI: build it (once, cached) before the tests
+    // start rather than inside two of them at the same time.
+    let helm = crate::cache::helm_binary()?;
+    eprintln!("xtask test: helm at {}", helm.display());
     let running = super::cluster::runtime()?.block_on(cluster::up(&layout))?;
     eprintln!(
         "xtask test: control plane at {} ({})",
