@@ -360,13 +360,16 @@ mod tests {
         }
     }
 
-    /// The cert-manager Certificate example of Flux's RFC-0009 and docs.
+    /// The cert-manager Certificate example of Flux's RFC-0009, with `exists` for the
+    /// `inProgress` expression: the RFC's `.all(...)` is true on an empty filter, and since
+    /// inProgress is evaluated first, a Certificate without an `Issuing` condition would never
+    /// leave InProgress (see `all_on_no_condition_is_vacuously_true`).
     fn certificate() -> CustomHealth {
         CustomHealth::compile(&[entry(
             "cert-manager.io/v1",
             "Certificate",
             "status.conditions.filter(e, e.type == 'Ready').all(e, e.observedGeneration == metadata.generation && e.status == 'True')",
-            Some("status.conditions.filter(e, e.type == 'Issuing').all(e, e.observedGeneration == metadata.generation && e.status == 'True')"),
+            Some("status.conditions.exists(e, e.type == 'Issuing' && e.observedGeneration == metadata.generation && e.status == 'True')"),
             Some("status.conditions.filter(e, e.type == 'Ready').all(e, e.observedGeneration == metadata.generation && e.status == 'False')"),
         )])
         .expect("the doc example compiles")
@@ -405,6 +408,22 @@ mod tests {
             cond("Ready", "False", 1)
         ]));
         assert_eq!(status_of(&c, &issuing), Status::InProgress);
+    }
+
+    /// As in Flux, `.all` over no matching condition is true: an `inProgress` written that way
+    /// holds a Ready object InProgress (users are pointed to `exists`).
+    #[test]
+    fn all_on_no_condition_is_vacuously_true() {
+        let c = CustomHealth::compile(&[entry(
+            "cert-manager.io/v1",
+            "Certificate",
+            "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')",
+            Some("status.conditions.filter(e, e.type == 'Issuing').all(e, e.status == 'True')"),
+            None,
+        )])
+        .expect("compiles");
+        let ready = cert(json!([cond("Ready", "True", 2)]));
+        assert_eq!(status_of(&c, &ready), Status::InProgress);
     }
 
     /// Flux's order (RFC-0009): inProgress, then failed, then current; the first true wins.
