@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
-use driftless_e2e::flux::{FluxControllers, SELECTOR_LABEL, condition, create_kustomization};
-use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
+use driftless_e2e::flux::{FluxControllers, condition, create_git_source, create_kustomization};
+use driftless_e2e::git_server::GitServer;
 use driftless_e2e::{TestEnv, TestNamespace, wait};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -61,33 +61,6 @@ async fn ensure_widget_crd(env: &TestEnv) -> anyhow::Result<ApiResource> {
         &GroupVersionKind::gvk(GROUP, "v1", "Widget"),
         "widgets",
     ))
-}
-
-async fn create_source(env: &TestEnv, ns: &TestNamespace, url: &str) -> anyhow::Result<()> {
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client(), ns.name());
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "creds"},
-                "stringData": {"username": HTTP_USER, "password": HTTP_PASSWORD},
-            }))?,
-        )
-        .await?;
-    let api: Api<driftless_api::source::gitrepository::GitRepository> =
-        Api::namespaced(env.client(), ns.name());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
-            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
-                     "secretRef": {"name": "creds"}},
-        }))?,
-    )
-    .await?;
-    Ok(())
 }
 
 fn widget(name: &str) -> Vec<u8> {
@@ -169,7 +142,7 @@ async fn health_check_exprs_gate_ready_fail_fast_and_stall_on_bad_expressions() 
     let resource = ensure_widget_crd(&env).await?;
     let ns = env.namespace("kc-health").await?;
     let mut controllers = FluxControllers::start(&env, &ns, &[])?;
-    create_source(&env, &ns, &server.http_url("app")).await?;
+    create_git_source(env.client(), &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     let widgets: Api<DynamicObject> = Api::namespaced_with(env.client(), ns.name(), &resource);
     let exprs = serde_json::json!([{
