@@ -95,7 +95,9 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-policy").await?;
-    let mut controllers = FluxControllers::start(&env, &ns, &["--requeue-dependency=2s"])?;
+    // A requeue delay far beyond TIMEOUT: "web" must be woken when "config" becomes Ready,
+    // not retried on the clock.
+    let mut controllers = FluxControllers::start(&env, &ns, &["--requeue-dependency=10m"])?;
     create_git_source(env.client(), &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
 
@@ -126,7 +128,8 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
     )
     .await?;
 
-    // Health wait success: the Deployment becomes Available on the kwok nodes.
+    // Woken by "config" becoming Ready; health wait success: the Deployment becomes
+    // Available on the kwok nodes.
     let k = wait::wait_for(&api, "web", TIMEOUT, "become Ready and Healthy", |k| {
         is(k, "Ready", "True", "ReconciliationSucceeded")
     })

@@ -16,7 +16,7 @@
 //! the Kustomizations that use it): [`referencing`] is the mapper for
 //! `Controller::watches`.
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -28,9 +28,10 @@ use kube::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::{
-    collections::hash_map::DefaultHasher,
+    collections::{HashMap, hash_map::DefaultHasher},
     fmt::Debug,
     hash::{Hash, Hasher},
+    sync::Arc,
 };
 
 /// The annotation whose new value requests a reconcile (Flux's `meta.ReconcileRequestAnnotation`);
@@ -93,6 +94,55 @@ where
         .applied_objects()
         .predicate_filter(reconcile_trigger::<K>, Default::default());
     (reader, stream)
+}
+
+/// A `Controller` for `K` like [`controller_for`] that also reconciles, on every update of
+/// any object (status updates included), the objects `woken_by(updated, store)` returns.
+///
+/// This is how an object waiting on another of its kind (a Kustomization's `dependsOn`)
+/// runs as soon as that one becomes Ready instead of sleeping out its requeue delay. Keep
+/// `woken_by` narrow (e.g. only objects not Ready yet): whatever it returns is reconciled,
+/// and their status writes are updates too.
+pub fn controller_waking<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    woken_by: impl Fn(&K, &Store<K>) -> Vec<Arc<K>> + Send + 'static,
+) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let store = reader.clone();
+    // The last reconcile_trigger seen per object: its own updates pass only when that
+    // changes, exactly as `predicate_filter` does in `trigger_stream`.
+    let mut seen: HashMap<ObjectRef<K>, u64> = HashMap::new();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .flat_map(move |item| {
+            let mut out = Vec::new();
+            match item {
+                Ok(obj) => {
+                    out.extend(woken_by(&obj, &store).into_iter().map(|o| Ok((*o).clone())));
+                    let key = ObjectRef::from_obj(&obj);
+                    let trigger = reconcile_trigger(&obj);
+                    if seen.get(&key) != trigger.as_ref() {
+                        if let Some(t) = trigger {
+                            seen.insert(key, t);
+                        }
+                        out.push(Ok(obj));
+                    }
+                    // Deleted objects leave the store; forget their triggers now and then.
+                    if seen.len() > 2 * store.len() + 64 {
+                        seen.retain(|key, _| store.get(key).is_some());
+                    }
+                }
+                Err(e) => out.push(Err(e)),
+            }
+            futures::stream::iter(out)
+        });
+    Controller::for_stream(stream, reader)
 }
 
 /// A reference from one object to another, e.g. a Kustomization's `spec.sourceRef`.

@@ -34,7 +34,7 @@ use driftless_api::{
 };
 use driftless_core::{
     apply::Resolver, duration, events::Events, flags::Args, metrics::Metrics, requeue::Requeue,
-    runtime::Runtime, status::controller_for,
+    runtime::Runtime, status::controller_waking,
 };
 use futures::StreamExt;
 use kube::{
@@ -273,6 +273,35 @@ fn users_of<S: Resource>(
         .collect()
 }
 
+/// The Kustomizations to reconcile now because `updated` is Ready at its current generation
+/// and they depend on it but are not Ready themselves (typically `DependencyNotReady`,
+/// waiting out `--requeue-dependency`). Ready dependents are left alone, so a dependency's
+/// periodic status write does not cascade down the chain.
+fn dependents_waiting_on(
+    updated: &Kustomization,
+    store: &Store<Kustomization>,
+) -> Vec<Arc<Kustomization>> {
+    let ready_now = |k: &Kustomization| {
+        k.status.as_ref().is_some_and(|s| {
+            s.observed_generation == k.metadata.generation
+                && driftless_core::conditions::is_ready(s.conditions.as_deref().unwrap_or_default())
+        })
+    };
+    if !ready_now(updated) {
+        return Vec::new();
+    }
+    let (name, ns) = (updated.name_any(), updated.namespace());
+    store.state_filter(|k| {
+        let depends = k
+            .spec
+            .depends_on
+            .iter()
+            .flatten()
+            .any(|d| d.name == name && d.namespace.clone().or_else(|| k.namespace()) == ns);
+        depends && !ready_now(k)
+    })
+}
+
 fn source_api<S>(client: &kube::Client, ns: &Option<String>) -> Api<S>
 where
     S: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
@@ -291,8 +320,8 @@ pub async fn run(
 ) -> Result<(), driftless_core::flags::FlagError> {
     let ns = args.watch_namespace()?;
     let api: Api<Kustomization> = source_api(&ctx.client, &ns);
-    let controller =
-        controller_for(api, args.watcher_config()).with_config(args.controller_config());
+    let controller = controller_waking(api, args.watcher_config(), dependents_waiting_on)
+        .with_config(args.controller_config());
     let store = controller.store();
     fn watch<S>(
         c: kube::runtime::Controller<Kustomization>,
@@ -336,4 +365,80 @@ pub async fn run(
         .for_each(|_| async {})
         .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+
+    /// A Kustomization in `ns`, Ready (at its generation) or not, depending on `deps`.
+    fn ks(ns: &str, name: &str, ready: bool, deps: serde_json::Value) -> Kustomization {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"namespace": ns, "name": name, "generation": 2},
+            "spec": {"interval": "10m", "prune": true, "dependsOn": deps,
+                     "sourceRef": {"kind": "GitRepository", "name": "repo"}},
+            "status": {"observedGeneration": 2, "conditions": [{
+                "type": "Ready", "status": if ready { "True" } else { "False" },
+                "reason": if ready { "ReconciliationSucceeded" } else { "DependencyNotReady" },
+                "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
+        }))
+        .expect("a valid Kustomization")
+    }
+
+    fn names(found: Vec<Arc<Kustomization>>) -> Vec<String> {
+        let mut names: Vec<String> = found
+            .iter()
+            .map(|k| format!("{}/{}", k.namespace().unwrap_or_default(), k.name_any()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_dependency_becoming_ready_wakes_the_dependents_still_waiting() {
+        let (store, mut writer) = reflector::store::<Kustomization>();
+        for k in [
+            ks(
+                "apps",
+                "waiting",
+                false,
+                serde_json::json!([{"name": "infra"}]),
+            ),
+            ks("apps", "done", true, serde_json::json!([{"name": "infra"}])),
+            ks(
+                "other",
+                "cross",
+                false,
+                serde_json::json!([{"name": "infra", "namespace": "apps"}]),
+            ),
+            ks(
+                "other",
+                "same-name-elsewhere",
+                false,
+                serde_json::json!([{"name": "infra"}]),
+            ),
+            ks(
+                "apps",
+                "unrelated",
+                false,
+                serde_json::json!([{"name": "db"}]),
+            ),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(k));
+        }
+        let infra = ks("apps", "infra", true, serde_json::json!([]));
+        assert_eq!(
+            names(dependents_waiting_on(&infra, &store)),
+            ["apps/waiting", "other/cross"]
+        );
+        // Not Ready, or Ready for an older generation: nobody is woken.
+        let failing = ks("apps", "infra", false, serde_json::json!([]));
+        assert!(dependents_waiting_on(&failing, &store).is_empty());
+        let mut stale = infra.clone();
+        stale.metadata.generation = Some(3);
+        assert!(dependents_waiting_on(&stale, &store).is_empty());
+    }
 }
