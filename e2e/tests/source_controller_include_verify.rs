@@ -138,9 +138,9 @@ async fn include_copies_another_artifact_and_follows_its_new_commits() -> anyhow
         condition(r, "Ready").is_some_and(|(s, _, _)| s == "False")
     })
     .await?;
-    let (status, _, message) =
+    let (status, reason, message) =
         condition(&orphan, "IncludeUnavailable").context("IncludeUnavailable")?;
-    assert_eq!(status, "True");
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "NotFound"));
     assert!(message.contains("missing"), "{message}");
 
     // A new commit in lib, and a request to lib only: app follows through the watch.
@@ -235,7 +235,7 @@ async fn verify_accepts_trusted_signatures_and_refuses_others() -> anyhow::Resul
     assert_eq!(status, "True");
     assert!(message.contains("tag 'v1.0.0'"), "{message}");
     let unsigned_tag = wait::wait_for(&api, "unsigned-tag", TIMEOUT, "refuse the tag", |r| {
-        has_condition(r, "SourceVerified", "False", "VerificationError")
+        has_condition(r, "SourceVerified", "False", "InvalidGitObject")
     })
     .await?;
     let (status, _, message) = condition(&unsigned_tag, "Ready").context("Ready")?;
@@ -264,11 +264,11 @@ async fn verify_accepts_trusted_signatures_and_refuses_others() -> anyhow::Resul
             let (ready, reason, message) = condition(&head, "Ready").context("Ready")?;
             assert_eq!(
                 (ready.as_str(), reason.as_str()),
-                ("False", "VerificationError")
+                ("False", "InvalidCommitSignature")
             );
             assert!(message.contains(expected), "{message}");
             assert!(
-                has_condition(&head, "SourceVerified", "False", "VerificationError"),
+                has_condition(&head, "SourceVerified", "False", "InvalidCommitSignature"),
                 "{:?}",
                 condition(&head, "SourceVerified")
             );

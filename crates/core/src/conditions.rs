@@ -84,8 +84,16 @@ pub mod reasons {
     pub const GIT_OPERATION_SUCCEEDED: &str = "GitOperationSucceeded";
     /// Credentials were missing or rejected.
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
-    /// Signature verification failed.
+    /// Signature verification could not run (e.g. no usable key in the Secret).
     pub const VERIFICATION_ERROR: &str = "VerificationError";
+    /// The commit is unsigned or no trusted key verifies its signature.
+    pub const INVALID_COMMIT_SIGNATURE: &str = "InvalidCommitSignature";
+    /// No trusted key verifies the tag's signature.
+    pub const INVALID_TAG_SIGNATURE: &str = "InvalidTagSignature";
+    /// The object to verify cannot carry a signature (an unsigned or lightweight tag).
+    pub const INVALID_GIT_OBJECT: &str = "InvalidGitObject";
+    /// `verify.mode` asks for a tag but the reference names none.
+    pub const INVALID_VERIFICATION_MODE: &str = "InvalidVerificationMode";
     /// `spec.url` is not valid.
     pub const URL_INVALID: &str = "URLInvalid";
     /// A path in the spec is not valid.

@@ -101,9 +101,12 @@ pub enum GitError {
     /// A feature the Secret asks for that this controller does not implement.
     #[error("not supported: {0}")]
     Unsupported(String),
-    /// Signature verification failed.
-    #[error("signature verification failed: {0}")]
-    Verification(String),
+    /// Signature verification failed; `reason` is Flux's condition reason for the failure.
+    #[error("signature verification failed: {message}")]
+    Verification {
+        reason: &'static str,
+        message: String,
+    },
     /// Any other failure from libgit2 (network, protocol, repository).
     #[error("git operation on {url} failed: {message}")]
     Git { url: String, message: String },

@@ -11,6 +11,20 @@ use git2::{Oid, Repository};
 use pgp::composed::{Deserializable as _, DetachedSignature, SignedPublicKey};
 
 use super::GitError;
+use driftless_core::conditions::reasons;
+
+/// A verification failure with Flux's reason for it.
+fn failed(reason: &'static str, message: impl Into<String>) -> GitError {
+    GitError::Verification {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// The verification cannot run at all (keys, repository).
+fn error(message: impl Into<String>) -> GitError {
+    failed(reasons::VERIFICATION_ERROR, message)
+}
 
 const PGP_SIGNATURE_START: &[u8] = b"-----BEGIN PGP SIGNATURE-----";
 const PUBLIC_KEY_BLOCK_START: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
@@ -53,19 +67,17 @@ fn parse_keys(values: &[(String, Vec<u8>)]) -> Result<Vec<SignedPublicKey>, GitE
         for (n, start) in starts.iter().enumerate() {
             let end = starts.get(n + 1).copied().unwrap_or(text.len());
             let (parsed, _) = SignedPublicKey::from_armor_many(text[*start..end].as_bytes())
-                .map_err(|e| {
-                    GitError::Verification(format!("the key in {name:?} does not parse: {e}"))
-                })?;
+                .map_err(|e| error(format!("the key in {name:?} does not parse: {e}")))?;
             for key in parsed {
-                keys.push(key.map_err(|e| {
-                    GitError::Verification(format!("the key in {name:?} does not parse: {e}"))
-                })?);
+                keys.push(
+                    key.map_err(|e| error(format!("the key in {name:?} does not parse: {e}")))?,
+                );
             }
         }
     }
     if keys.is_empty() {
-        return Err(GitError::Verification(
-            "the verification Secret holds no armored PGP public key".into(),
+        return Err(error(
+            "the verification Secret holds no armored PGP public key",
         ));
     }
     Ok(keys)
@@ -81,41 +93,50 @@ pub fn verify_signatures(
     keys: &TrustedKeys,
 ) -> Result<String, GitError> {
     let keys = keys.keys.as_slice();
-    let repo = Repository::open(dir).map_err(|e| GitError::Verification(e.message().to_owned()))?;
+    let repo = Repository::open(dir).map_err(|e| error(e.message()))?;
     let mut verified = Vec::new();
     if matches!(mode, VerifyMode::Tag | VerifyMode::TagAndHead) {
         let tag = tag.ok_or_else(|| {
-            GitError::Verification(
-                "verify.mode Tag needs spec.ref.tag, semver or a tag name".into(),
+            failed(
+                reasons::INVALID_VERIFICATION_MODE,
+                "verify.mode Tag needs spec.ref.tag, semver or a tag name",
             )
         })?;
         let object = repo
             .revparse_single(&format!("refs/driftless/tags/{tag}"))
-            .map_err(|e| GitError::Verification(e.message().to_owned()))?;
+            .map_err(|e| error(e.message()))?;
         if object.kind() != Some(git2::ObjectType::Tag) {
-            return Err(GitError::Verification(format!(
-                "tag {tag:?} is a lightweight tag and cannot carry a signature"
-            )));
+            return Err(failed(
+                reasons::INVALID_GIT_OBJECT,
+                format!("tag {tag:?} is a lightweight tag and cannot carry a signature"),
+            ));
         }
-        let odb = repo
-            .odb()
-            .map_err(|e| GitError::Verification(e.message().to_owned()))?;
-        let raw = odb
-            .read(object.id())
-            .map_err(|e| GitError::Verification(e.message().to_owned()))?;
+        let odb = repo.odb().map_err(|e| error(e.message()))?;
+        let raw = odb.read(object.id()).map_err(|e| error(e.message()))?;
         let data = raw.data();
-        let start = find(data, PGP_SIGNATURE_START)
-            .ok_or_else(|| GitError::Verification(format!("tag {tag:?} is not signed")))?;
+        let start = find(data, PGP_SIGNATURE_START).ok_or_else(|| {
+            failed(
+                reasons::INVALID_GIT_OBJECT,
+                format!("tag {tag:?} is not signed"),
+            )
+        })?;
         let fpr = check(&data[start..], &data[..start], keys)
-            .map_err(|e| GitError::Verification(format!("tag {tag:?}: {e}")))?;
+            .map_err(|e| failed(reasons::INVALID_TAG_SIGNATURE, format!("tag {tag:?}: {e}")))?;
         verified.push(format!("tag '{tag}' with key {fpr}"));
     }
     if matches!(mode, VerifyMode::Head | VerifyMode::TagAndHead) {
-        let (signature, signed) = repo
-            .extract_signature(&commit, None)
-            .map_err(|_| GitError::Verification(format!("commit {commit} is not signed")))?;
-        let fpr = check(&signature, &signed, keys)
-            .map_err(|e| GitError::Verification(format!("commit {commit}: {e}")))?;
+        let (signature, signed) = repo.extract_signature(&commit, None).map_err(|_| {
+            failed(
+                reasons::INVALID_COMMIT_SIGNATURE,
+                format!("commit {commit} is not signed"),
+            )
+        })?;
+        let fpr = check(&signature, &signed, keys).map_err(|e| {
+            failed(
+                reasons::INVALID_COMMIT_SIGNATURE,
+                format!("commit {commit}: {e}"),
+            )
+        })?;
         verified.push(format!("commit '{commit}' with key {fpr}"));
     }
     Ok(format!("verified signature of {}", verified.join(" and ")))

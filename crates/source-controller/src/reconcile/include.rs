@@ -13,12 +13,17 @@ use kube::{Api, ResourceExt as _};
 
 use super::{Context, Progress, StepError};
 
+/// Flux's `IncludeUnavailable` reason when the included GitRepository cannot be read.
+const NOT_FOUND: &str = "NotFound";
+/// Flux's `IncludeUnavailable` reason when the included GitRepository has no artifact yet.
+const NO_ARTIFACT: &str = "NoArtifact";
+
 fn unavailable(message: impl Into<String>) -> StepError {
-    StepError::new(
-        types::INCLUDE_UNAVAILABLE,
-        reasons::ARTIFACT_FAILED,
-        message,
-    )
+    unavailable_because(reasons::ARTIFACT_FAILED, message)
+}
+
+fn unavailable_because(reason: &'static str, message: impl Into<String>) -> StepError {
+    StepError::new(types::INCLUDE_UNAVAILABLE, reason, message)
 }
 
 /// A relative path with only normal components (no `..`, not absolute).
@@ -66,18 +71,27 @@ pub(super) async fn resolve(
         let other = api
             .get_opt(name)
             .await
-            .map_err(|e| unavailable(format!("reading GitRepository '{ns}/{name}': {e}")))?
+            .map_err(|e| {
+                unavailable_because(
+                    NOT_FOUND,
+                    format!("reading GitRepository '{ns}/{name}': {e}"),
+                )
+            })?
             .ok_or_else(|| {
-                unavailable(format!("included GitRepository '{ns}/{name}' not found"))
+                unavailable_because(
+                    NOT_FOUND,
+                    format!("included GitRepository '{ns}/{name}' not found"),
+                )
             })?;
         let artifact = other
             .status
             .as_ref()
             .and_then(|s| s.artifact.clone())
             .ok_or_else(|| {
-                unavailable(format!(
-                    "included GitRepository '{ns}/{name}' has no artifact yet"
-                ))
+                unavailable_because(
+                    NO_ARTIFACT,
+                    format!("included GitRepository '{ns}/{name}' has no artifact yet"),
+                )
             })?;
         if !ctx.storage.verify(&artifact.path, &artifact.digest) {
             return Err(unavailable(format!(

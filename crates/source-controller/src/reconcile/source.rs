@@ -33,8 +33,14 @@ fn git_step_error(err: GitError) -> StepError {
         | GitError::AuthFailed { .. }
         | GitError::UntrustedHost { .. } => fetch_failed(reasons::AUTHENTICATION_FAILED, message),
         GitError::Unsupported(_) => fetch_failed(reasons::GIT_OPERATION_FAILED, message).stalled(),
-        GitError::Verification(_) => {
-            StepError::new(types::SOURCE_VERIFIED, reasons::VERIFICATION_ERROR, message)
+        GitError::Verification { reason, .. } => {
+            let failure = StepError::new(types::SOURCE_VERIFIED, reason, message);
+            // Only a spec change can give a tag to verify.
+            if reason == reasons::INVALID_VERIFICATION_MODE {
+                failure.stalled()
+            } else {
+                failure
+            }
         }
         _ => fetch_failed(reasons::GIT_OPERATION_FAILED, message),
     }
