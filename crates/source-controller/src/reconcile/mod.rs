@@ -226,10 +226,18 @@ async fn run_steps(
         source::keep(obj, progress);
         return Ok(());
     };
+    let started = Instant::now();
     status::progressing(obj, ctx, api, &why, progress).await;
+    let progressing = started.elapsed();
     source::fetch(obj, ctx, progress).await?;
+    let fetched = started.elapsed();
     include::copy(progress)?;
     artifact::run(obj, ctx, progress).await?;
+    // Where a new artifact's time goes, for `--log-level=debug`.
+    tracing::debug!(
+        ?revision, ?progressing, ?fetched, archived = ?started.elapsed(),
+        "new artifact"
+    );
     Ok(())
 }
 
