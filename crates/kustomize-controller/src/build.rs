@@ -30,9 +30,12 @@ pub async fn objects(
     k: &Kustomization,
     tree: &Path,
 ) -> Result<Vec<serde_json::Value>, Failure> {
-    // Work on a copy: the cached tree is shared by every Kustomization of that digest.
-    let work = tempfile::tempdir().map_err(|e| build_failed(format!("temp dir: {e}")))?;
-    copy_tree(tree, work.path()).map_err(|e| build_failed(format!("copying the artifact: {e}")))?;
+    // Work on a tree of its own: the cached one is shared by every Kustomization of that
+    // digest. Linked, not copied, next to the cache (the same file system).
+    let parent = tree.parent().unwrap_or(tree);
+    let work = tempfile::tempdir_in(parent).map_err(|e| build_failed(format!("temp dir: {e}")))?;
+    link_tree(tree, work.path())
+        .map_err(|e| build_failed(format!("preparing the artifact: {e}")))?;
     let root = work.path();
     let rel = k.spec.path.clone().unwrap_or_default();
     let rel = Path::new(rel.trim_start_matches("./").trim_start_matches('/'));
@@ -174,7 +177,7 @@ fn ensure_kustomization(dir: &Path) -> Result<std::path::PathBuf, String> {
             .into();
     }
     let f = dir.join("kustomization.yaml");
-    std::fs::write(&f, text).map_err(|e| format!("writing {}: {e}", f.display()))?;
+    replace_file(&f, text.as_bytes()).map_err(|e| format!("writing {}: {e}", f.display()))?;
     Ok(f)
 }
 
@@ -271,7 +274,7 @@ fn overlay(file: &Path, k: &Kustomization) -> Result<(), String> {
         .map(|c| Value::from(c.as_str()))
         .collect();
     append(map, "components", components);
-    std::fs::write(file, kz::yaml::to_string(&doc))
+    replace_file(file, kz::yaml::to_string(&doc).as_bytes())
         .map_err(|e| format!("writing {}: {e}", file.display()))
 }
 
@@ -346,19 +349,33 @@ pub(crate) fn from_json(v: &serde_json::Value) -> Value {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Mirrors `from` into `to`, every file a hard link to the cached one (a copy where linking
+/// fails, e.g. across file systems). A monorepo's artifact holds thousands of files and every
+/// Kustomization using it builds in a tree of its own; copying them all per reconcile cost
+/// more than the build. Nothing may write through a link: [`replace_file`] is the only writer.
+fn link_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let ft = e.file_type()?;
         let dest = to.join(e.file_name());
         if ft.is_dir() {
-            copy_tree(&e.path(), &dest)?;
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), dest)?;
+            link_tree(&e.path(), &dest)?;
+        } else if ft.is_file() && std::fs::hard_link(e.path(), &dest).is_err() {
+            std::fs::copy(e.path(), &dest)?;
         }
     }
     Ok(())
+}
+
+/// Writes `path` as a new file (written aside, then renamed over it), so a hard link to the
+/// cached artifact is replaced, never written through.
+fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".driftless-new");
+    let aside = std::path::PathBuf::from(aside);
+    std::fs::write(&aside, contents)?;
+    std::fs::rename(&aside, path)
 }
 
 #[cfg(test)]
@@ -443,6 +460,47 @@ mod tests {
         assert!(
             kz::build(dir.path(), &kz::BuildOptions::default()).is_err(),
             "a missing component fails the build without ignoreMissingComponents"
+        );
+    }
+
+    #[test]
+    fn the_linked_work_tree_never_writes_through_to_the_cache() {
+        let cache = tree();
+        std::fs::create_dir_all(cache.path().join("plain")).expect("mkdir");
+        std::fs::write(
+            cache.path().join("plain/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\n",
+        )
+        .expect("write");
+        let before =
+            std::fs::read_to_string(cache.path().join("kustomization.yaml")).expect("read");
+        let work = tempfile::tempdir().expect("temp dir");
+        link_tree(cache.path(), work.path()).expect("link");
+
+        // The overlay rewrites the linked kustomization; a generated one is a new file.
+        let file = work.path().join("kustomization.yaml");
+        overlay(
+            &file,
+            &kustomization(serde_json::json!({"namePrefix": "x-"})),
+        )
+        .expect("overlay");
+        let generated = ensure_kustomization(&work.path().join("plain")).expect("generate");
+
+        let after = std::fs::read_to_string(cache.path().join("kustomization.yaml")).expect("read");
+        assert_eq!(after, before, "the cached kustomization is untouched");
+        assert!(
+            std::fs::read_to_string(&file)
+                .expect("read")
+                .contains("namePrefix: x-")
+        );
+        assert!(generated.is_file());
+        assert!(!cache.path().join("plain/kustomization.yaml").exists());
+        // Unchanged files are shared, not copied.
+        use std::os::unix::fs::MetadataExt as _;
+        let inode = |p: &Path| std::fs::metadata(p).expect("stat").ino();
+        assert_eq!(
+            inode(&cache.path().join("cm.yaml")),
+            inode(&work.path().join("cm.yaml"))
         );
     }
 }

@@ -52,6 +52,11 @@ use std::{
 };
 
 use crate::health;
+use futures::{StreamExt as _, TryStreamExt as _};
+
+/// Objects planned at once: enough to hide the API server's latency, few enough not to
+/// flood it when many Kustomizations reconcile together.
+const PLAN_CONCURRENCY: usize = 8;
 
 /// What happened to one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,13 +314,25 @@ impl Applier {
             // Definitions depend on nothing in the set: they are never deferred.
             planned1.push(self.plan_now(object, obj, opts).await?);
         }
+        // Planning only reads (a GET and a dry-run per object), so it runs a few objects at
+        // a time; results keep the set's order and the first failure in that order wins.
+        let outcomes: Vec<(ObjectRef, DynamicObject, PlanOutcome)> = futures::stream::iter(stage2)
+            .map(|(object, obj)| {
+                let (crd_kinds, namespaces) = (&crd_kinds, &namespaces);
+                async move {
+                    let outcome = self
+                        .plan(object.clone(), obj.clone(), opts, crd_kinds, namespaces)
+                        .await?;
+                    Ok::<_, ApplyError>((object, obj, outcome))
+                }
+            })
+            .buffered(PLAN_CONCURRENCY)
+            .try_collect()
+            .await?;
         let mut planned2 = Vec::new();
         let mut deferred = Vec::new();
-        for (object, obj) in stage2 {
-            match self
-                .plan(object.clone(), obj.clone(), opts, &crd_kinds, &namespaces)
-                .await?
-            {
+        for (object, obj, outcome) in outcomes {
+            match outcome {
                 PlanOutcome::Ready(p) => planned2.push(*p),
                 PlanOutcome::Deferred => deferred.push((object, obj)),
             }
