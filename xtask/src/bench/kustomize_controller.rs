@@ -65,7 +65,7 @@ struct Row {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    let bins = release_controllers()?;
+    let bins = super::release_controllers()?;
     let max = SCALES.iter().copied().max().unwrap_or(0);
     let server = GitServer::start()?;
     let revision = commit_tree(&server, max)?;
@@ -129,25 +129,6 @@ fn print(bins: &Path, rows: &[Row]) {
     }
 }
 
-/// `<target>/release` with both controllers freshly built, or `$DRIFTLESS_CONTROLLERS_DIR`
-/// when set (binaries built elsewhere; the table says which directory was measured).
-fn release_controllers() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("DRIFTLESS_CONTROLLERS_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-j", "2"])
-        .args(["-p", "driftless-source-controller"])
-        .args(["-p", "driftless-kustomize-controller"])
-        .current_dir(crate::cache::repo_root())
-        .status()
-        .context("running cargo build --release")?;
-    if !status.success() {
-        bail!("building the controllers (release) failed ({status})");
-    }
-    Ok(super::target_dir().join("release"))
-}
-
 /// One commit with `n` directories `kNNNN/` of [`OBJECTS`] ConfigMaps each.
 fn commit_tree(server: &GitServer, n: usize) -> anyhow::Result<String> {
     let repo = server.create_repo("bench")?;
@@ -179,12 +160,7 @@ fn dir(k: usize) -> String {
 async fn measure(bins: &Path, server: &GitServer, revision: &str, n: usize) -> anyhow::Result<Row> {
     let env = TestEnv::get().await?;
     let ns = env.namespace("bench-kc").await?;
-    let result = measure_in(bins, server, revision, n, &env, &ns).await;
-    // Clean up whatever happened; the controllers are stopped by their guards after this.
-    let cleanup = ns.delete_and_wait(&env, Duration::from_secs(600)).await;
-    let row = result?;
-    cleanup.context("deleting the bench namespace")?;
-    Ok(row)
+    measure_in(bins, server, revision, n, &env, ns).await
 }
 
 async fn measure_in(
@@ -193,11 +169,11 @@ async fn measure_in(
     revision: &str,
     n: usize,
     env: &TestEnv,
-    ns: &TestNamespace,
+    ns: TestNamespace,
 ) -> anyhow::Result<Row> {
     let storage = tempfile_dir()?;
     let storage_addr = format!("127.0.0.1:{}", free_port()?);
-    let selector = selector_flag(ns);
+    let selector = selector_flag(&ns);
     let _source = Process::start(
         &bins.join("source-controller"),
         &[
@@ -221,6 +197,25 @@ async fn measure_in(
         &proxy_kubeconfig,
     )?;
 
+    let result = scale(server, revision, n, env, &ns, &kustomize, &counts).await;
+    // Deleted while both controllers still run: their finalizers must handle it.
+    let cleanup = ns.delete_and_wait(env, Duration::from_secs(600)).await;
+    let row = result?;
+    cleanup.context("deleting the bench namespace")?;
+    Ok(row)
+}
+
+/// Creates the source and `n` Kustomizations, waits for all to be Ready, then measures a
+/// requestedAt round; the controllers are running.
+async fn scale(
+    server: &GitServer,
+    revision: &str,
+    n: usize,
+    env: &TestEnv,
+    ns: &TestNamespace,
+    kustomize: &Process,
+    counts: &Mutex<Counts>,
+) -> anyhow::Result<Row> {
     create_source(env, ns, &server.http_url("bench")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     let started = Instant::now();
@@ -246,13 +241,13 @@ async fn measure_in(
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     };
-    until_all(&api, n, "Ready at the commit", &kustomize, ready).await?;
+    until_all(&api, n, "Ready at the commit", kustomize, ready).await?;
     let to_ready = started.elapsed();
     let (vm_rss_kb, vm_hwm_kb) = memory(kustomize.id())?;
 
     // The no-op round: nothing changed in Git or in the cluster.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = snapshot(&counts)?;
+    let before = snapshot(counts)?;
     let token = format!("bench-{}", std::process::id());
     let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
     let round = Instant::now();
@@ -267,11 +262,11 @@ async fn measure_in(
             .and_then(|s| s.last_handled_reconcile_at.as_deref())
             == Some(token.as_str())
     };
-    until_all(&api, n, "handle requestedAt", &kustomize, handled).await?;
+    until_all(&api, n, "handle requestedAt", kustomize, handled).await?;
     let noop_took = round.elapsed();
     // Requests that follow the status write (events) belong to the round too.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = snapshot(&counts)?;
+    let after = snapshot(counts)?;
     Ok(Row {
         kustomizations: n,
         to_ready,

@@ -17,7 +17,7 @@
 //! Then `up` from cache: `cargo xtask down --keep-cluster`, then a timed `cargo xtask up`
 //! (control plane running, controllers compiled, CRDs installed, sample repository reused).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ enum Trigger {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    let bins = release_controllers()?;
+    let bins = super::release_controllers()?;
     let runtime = crate::cluster::runtime()?;
     let triggered = runtime.block_on(measure_loop(&bins, Trigger::RequestedAt))?;
     let polled = runtime.block_on(measure_loop(&bins, Trigger::Interval))?;
@@ -166,33 +166,6 @@ async fn with_source(world: &World<'_>, token: &str) -> anyhow::Result<()> {
         tokio::time::sleep(POLL).await;
     }
     request_reconcile(&world.kustomizations(), APPS, token).await
-}
-
-/// `cargo build --release` of both controllers; returns `<target>/release`. The folder in
-/// `$DRIFTLESS_CONTROLLERS_DIR`, when set, is used as it is (controllers built elsewhere; the
-/// table then says which).
-fn release_controllers() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("DRIFTLESS_CONTROLLERS_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-j",
-            "2",
-            "-p",
-            "driftless-source-controller",
-            "-p",
-            "driftless-kustomize-controller",
-        ])
-        .current_dir(crate::cache::repo_root())
-        .status()
-        .context("running cargo build --release")?;
-    if !status.success() {
-        bail!("building the controllers (release) failed ({status})");
-    }
-    Ok(super::target_dir().join("release"))
 }
 
 struct UpFigures {

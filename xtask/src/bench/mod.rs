@@ -85,6 +85,27 @@ fn driftless_release_binary() -> anyhow::Result<PathBuf> {
     Ok(target_dir().join("release/driftless"))
 }
 
+/// `<target>/release` with source-controller and kustomize-controller freshly built together
+/// (always both, so the dependency features match and no bench rebuilds what another built),
+/// or `$DRIFTLESS_CONTROLLERS_DIR` when set (binaries built elsewhere; the tables name the
+/// directory measured).
+fn release_controllers() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("DRIFTLESS_CONTROLLERS_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-j", "2"])
+        .args(["-p", "driftless-source-controller"])
+        .args(["-p", "driftless-kustomize-controller"])
+        .current_dir(crate::cache::repo_root())
+        .status()
+        .context("running cargo build --release")?;
+    if !status.success() {
+        bail!("building the controllers (release) failed ({status})");
+    }
+    Ok(target_dir().join("release"))
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Which benchmark: kustomize | helm | source | kustomize-controller | loop

@@ -1,11 +1,12 @@
 //! `cargo xtask bench source`: the source-controller (release build) on the running control
 //! plane, against the real git server of the e2e harness (git http-backend, smart HTTP), in
-//! one run:
+//! one invocation:
 //!
 //! 1. time to artifact for a repository of 10,000 files: a GitRepository from creation until
 //!    it is Ready with the artifact (the whole controller path: watch, ls-remote, shallow
 //!    fetch, checkout, pack, status), against `git clone --depth 1` + `tar czf` of the same
-//!    repository (each under GNU time), as a ratio;
+//!    repository (each under GNU time), as a ratio of medians over alternating rounds (the
+//!    disk's speed swings; alternating exposes both sides to the same swings);
 //! 2. cost of a no-op reconcile: a `requestedAt` with nothing new, from the patch until
 //!    `status.lastHandledReconcileAt` shows it, and whether a pack was fetched;
 //! 3. resident memory (VmRSS, VmHWM from `/proc/<pid>/status`) of a fresh controller process
@@ -32,31 +33,10 @@ use super::{measure, target_dir};
 const FILES: usize = 10_000;
 const REPOSITORIES: usize = 100;
 const NO_OP_RUNS: usize = 5;
+/// Rounds of time-to-artifact, each side once a round.
+const ROUNDS: usize = 3;
 const TIMEOUT: Duration = Duration::from_secs(300);
 const POLL: Duration = Duration::from_millis(10);
-
-/// The release `source-controller`: `$SOURCE_CONTROLLER_BIN` when set, otherwise a fresh
-/// `cargo build --release -p driftless-source-controller`.
-fn release_binary() -> anyhow::Result<PathBuf> {
-    if let Some(bin) = std::env::var_os("SOURCE_CONTROLLER_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "driftless-source-controller",
-            "-j",
-            "2",
-        ])
-        .current_dir(crate::cache::repo_root())
-        .status()?;
-    if !status.success() {
-        bail!("building source-controller (release) failed");
-    }
-    Ok(target_dir().join("release/source-controller"))
-}
 
 /// `<target>/bench-source/<name>`, emptied.
 fn scratch(name: &str) -> anyhow::Result<PathBuf> {
@@ -153,7 +133,7 @@ fn generate_files(server: &GitServer) -> anyhow::Result<()> {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    let bin = release_binary()?;
+    let bin = super::release_controllers()?.join("source-controller");
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -186,51 +166,70 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
         Ok(ready_revision(&api.get("warmup").await?).is_some())
     })
     .await?;
-    create_git_repository(
-        &api,
-        &ns,
-        "large",
-        main_branch(&server.http_url("large"), "creds"),
-    )
-    .await?;
-    let ours = until("the 10,000-file artifact", async || {
-        Ok(ready_revision(&api.get("large").await?).is_some())
-    })
-    .await?;
+    // Alternate the two sides, ROUNDS times each, so a noisy moment hits both; each of ours
+    // is a new GitRepository (nothing cached), each clone a new directory.
+    let url =
+        server
+            .http_url("large")
+            .replacen("://", &format!("://{HTTP_USER}:{HTTP_PASSWORD}@"), 1);
+    let mut ours = Vec::new();
+    let mut clones = Vec::new();
+    let mut tars = Vec::new();
+    let mut git_size = 0;
+    for round in 0..ROUNDS {
+        let name = format!("large-{round}");
+        create_git_repository(
+            &api,
+            &ns,
+            &name,
+            main_branch(&server.http_url("large"), "creds"),
+        )
+        .await?;
+        ours.push(
+            until("the 10,000-file artifact", async || {
+                Ok(ready_revision(&api.get(&name).await?).is_some())
+            })
+            .await?,
+        );
+        let work = scratch(&format!("clone-{round}"))?;
+        let clone = measure(
+            &[
+                "git",
+                "clone",
+                "--quiet",
+                "--depth",
+                "1",
+                "--branch",
+                "main",
+                url.as_str(),
+                "large",
+            ],
+            &work,
+        )?;
+        let tar = measure(
+            &["tar", "czf", "../large.tar.gz", "--exclude=.git", "."],
+            &work.join("large"),
+        )?;
+        git_size = std::fs::metadata(work.join("large.tar.gz"))?.len();
+        clones.push(clone);
+        tars.push(tar);
+    }
     let (_, fetch_hwm) = controller.memory()?;
-    let large: GitRepository = api.get("large").await?;
+    let large: GitRepository = api.get("large-0").await?;
     let artifact_size = large
         .status
         .as_ref()
         .and_then(|s| s.artifact.as_ref())
         .and_then(|a| a.size)
         .unwrap_or_default();
-
-    let work = scratch("clone")?;
-    let url =
-        server
-            .http_url("large")
-            .replacen("://", &format!("://{HTTP_USER}:{HTTP_PASSWORD}@"), 1);
-    let clone = measure(
-        &[
-            "git",
-            "clone",
-            "--quiet",
-            "--depth",
-            "1",
-            "--branch",
-            "main",
-            url.as_str(),
-            "large",
-        ],
-        &work,
-    )?;
-    let tar = measure(
-        &["tar", "czf", "../large.tar.gz", "--exclude=.git", "."],
-        &work.join("large"),
-    )?;
-    let theirs = clone.wall + tar.wall;
-    let git_size = std::fs::metadata(work.join("large.tar.gz"))?.len();
+    let clone_rss_kb = clones.iter().map(|c| c.rss_kb).max().unwrap_or_default();
+    let theirs: Vec<Duration> = clones
+        .iter()
+        .zip(&tars)
+        .map(|(c, t)| c.wall + t.wall)
+        .collect();
+    let clone_walls: Vec<Duration> = clones.iter().map(|c| c.wall).collect();
+    let tar_walls: Vec<Duration> = tars.iter().map(|t| t.wall).collect();
 
     // 2. No-op reconciles.
     let mut no_op = Vec::new();
@@ -238,9 +237,9 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     for i in 0..NO_OP_RUNS {
         let token = format!("noop-{i}");
         let started = Instant::now();
-        request_reconcile(&api, "large", &token).await?;
+        request_reconcile(&api, "large-0", &token).await?;
         until("the no-op reconcile", async || {
-            Ok(last_handled(&api.get("large").await?) == Some(token.as_str()))
+            Ok(last_handled(&api.get("large-0").await?) == Some(token.as_str()))
         })
         .await?;
         no_op.push(started.elapsed());
@@ -287,19 +286,20 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mib = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "source-controller ({}; a release build unless SOURCE_CONTROLLER_BIN says otherwise) against git http-backend on loopback, one run",
+        "source-controller ({}; a release build unless DRIFTLESS_CONTROLLERS_DIR says otherwise) against git http-backend on loopback, medians where it says so",
         bin.display()
     );
     println!();
     println!("| measure | driftless | reference | ratio |");
     println!("|---|---|---|---|");
+    let (ours_med, theirs_med) = (median(&ours), median(&theirs));
     println!(
-        "| time to artifact, {FILES} files (GitRepository created -> Ready) vs git clone --depth 1 ({:.0} ms) + tar czf ({:.0} ms) | {:.0} ms | {:.0} ms | {:.2}x |",
-        ms(clone.wall),
-        ms(tar.wall),
-        ms(ours),
-        ms(theirs),
-        ms(ours) / ms(theirs)
+        "| time to artifact, {FILES} files (GitRepository created -> Ready) vs git clone --depth 1 ({}) + tar czf ({}); median (min-max) of {ROUNDS} alternating rounds | {} | {} | {:.2}x |",
+        spread(&clone_walls),
+        spread(&tar_walls),
+        spread(&ours),
+        spread(&theirs),
+        ms(ours_med) / ms(theirs_med)
     );
     println!(
         "| artifact size | {:.1} MiB | {:.1} MiB (tar czf) | {:.2}x |",
@@ -317,7 +317,7 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     println!(
         "| peak RSS (VmHWM) after the {FILES}-file artifact | {:.1} MiB | {:.1} MiB (git clone peak) | - |",
         mib(fetch_hwm),
-        mib(clone.rss_kb)
+        mib(clone_rss_kb)
     );
     println!(
         "| RSS idle, fresh process (VmRSS / VmHWM) | {:.1} / {:.1} MiB | - | - |",
@@ -337,4 +337,24 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
         bail!("the no-op reconciles fetched {packs_fetched} pack(s)");
     }
     Ok(())
+}
+
+/// The median of `samples` (the upper one of an even count).
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+/// `median ms (min-max)`.
+fn spread(samples: &[Duration]) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let min = samples.iter().min().copied().unwrap_or_default();
+    let max = samples.iter().max().copied().unwrap_or_default();
+    format!(
+        "{:.0} ms ({:.0}-{:.0})",
+        ms(median(samples)),
+        ms(min),
+        ms(max)
+    )
 }
