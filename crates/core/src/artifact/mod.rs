@@ -22,6 +22,8 @@ mod unpack;
 
 pub use digest::{Digest, DigestError, DigestHasher};
 pub use fetch::{FetchError, FetchOptions, Fetched, Verified, fetch_and_unpack, fetch_verified};
-pub use pack::{PackError, Packed, pack_dir, pack_to_writer};
+pub use pack::{
+    DiskTree, PackError, PackTree, Packed, TreeEntry, pack_dir, pack_to_writer, pack_tree,
+};
 pub use revision::{Revision, RevisionError};
 pub use unpack::{Limits, UnpackError, Unpacked, unpack, unpack_file};

@@ -6,6 +6,7 @@
 //! owners are uid/gid 0 with no user or group names, modes are 0644 for files, 0755 for
 //! executables and directories, and the gzip header carries no time or file name.
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,17 @@ pub fn pack_dir(
     dest: &Path,
     include: impl FnMut(&Path, bool) -> bool,
 ) -> Result<Packed, PackError> {
+    pack_tree(&DiskTree::new(src)?, dest, include)
+}
+
+/// Packs `tree` into the tar.gz file `dest`, atomically, with the rules of [`pack_dir`]: the
+/// same files give the same bytes whether they come from a directory or from elsewhere (a Git
+/// tree read straight from the object database, never written to disk).
+pub fn pack_tree(
+    tree: &impl PackTree,
+    dest: &Path,
+    include: impl FnMut(&Path, bool) -> bool,
+) -> Result<Packed, PackError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| PackError::Io { path, source }
@@ -74,7 +86,7 @@ pub fn pack_dir(
         .tempfile_in(parent)
         .map_err(io_err(parent))?;
     let writer = BufWriter::new(temp.as_file());
-    let (writer, packed) = pack_to_writer(src, writer, include)?;
+    let (writer, packed) = pack_tree_to_writer(tree, writer, include)?;
     let file = writer.into_inner().map_err(|e| PackError::Io {
         path: temp.path().to_path_buf(),
         source: e.into_error(),
@@ -96,15 +108,16 @@ pub fn pack_dir(
 pub fn pack_to_writer<W: Write>(
     src: &Path,
     out: W,
+    include: impl FnMut(&Path, bool) -> bool,
+) -> Result<(W, Packed), PackError> {
+    pack_tree_to_writer(&DiskTree::new(src)?, out, include)
+}
+
+fn pack_tree_to_writer<W: Write>(
+    tree: &impl PackTree,
+    out: W,
     mut include: impl FnMut(&Path, bool) -> bool,
 ) -> Result<(W, Packed), PackError> {
-    let meta = fs::metadata(src).map_err(|source| PackError::Io {
-        path: src.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(PackError::NotADirectory(src.to_path_buf()));
-    }
     let counting = HashingWriter {
         inner: out,
         hasher: DigestHasher::new(),
@@ -113,15 +126,15 @@ pub fn pack_to_writer<W: Write>(
     // `GzEncoder::new` writes a header with mtime 0 and no file name.
     let gz = GzEncoder::new(counting, Compression::default());
     let mut builder = tar::Builder::new(gz);
-    add_dir(&mut builder, src, Path::new(""), &mut include)?;
+    add_dir(&mut builder, tree, Path::new(""), &mut include)?;
+    let root = tree.describe(Path::new(""));
     let gz = builder.into_inner().map_err(|source| PackError::Io {
-        path: src.to_path_buf(),
+        path: root.clone(),
         source,
     })?;
-    let counting = gz.finish().map_err(|source| PackError::Io {
-        path: src.to_path_buf(),
-        source,
-    })?;
+    let counting = gz
+        .finish()
+        .map_err(|source| PackError::Io { path: root, source })?;
     let packed = Packed {
         digest: counting.hasher.finish(),
         size: counting.count,
@@ -129,53 +142,123 @@ pub fn pack_to_writer<W: Write>(
     Ok((counting.inner, packed))
 }
 
-/// Adds the children of `dir` (whose archive path is `rel`) in byte order of their names.
+/// What a folder of a [`PackTree`] holds, as the packer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeEntry {
+    /// A folder.
+    Dir,
+    /// A regular file of `size` bytes.
+    File { size: u64, executable: bool },
+    /// Anything else (symbolic links, submodule links, devices): never packed.
+    Other,
+}
+
+/// A tree of files to pack; paths are relative to its root (`""` is the root).
+pub trait PackTree {
+    /// The children of folder `rel`, in any order (the packer sorts them by name).
+    fn children(&self, rel: &Path) -> io::Result<Vec<(OsString, TreeEntry)>>;
+    /// The contents of file `rel`; exactly the size `children` reported.
+    fn read(&self, rel: &Path) -> io::Result<Box<dyn Read + '_>>;
+    /// How `rel` is named in errors (e.g. the full path on disk).
+    fn describe(&self, rel: &Path) -> PathBuf;
+}
+
+/// A directory on disk as a [`PackTree`]; symbolic links are [`TreeEntry::Other`] (a link
+/// from a checkout could point anywhere on the controller's disk).
+pub struct DiskTree {
+    root: PathBuf,
+}
+
+impl DiskTree {
+    /// Fails unless `root` is a directory.
+    pub fn new(root: &Path) -> Result<Self, PackError> {
+        let meta = fs::metadata(root).map_err(|source| PackError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            return Err(PackError::NotADirectory(root.to_path_buf()));
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+}
+
+impl PackTree for DiskTree {
+    fn children(&self, rel: &Path) -> io::Result<Vec<(OsString, TreeEntry)>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.root.join(rel))? {
+            let entry = entry?;
+            let meta = fs::symlink_metadata(entry.path())?;
+            let kind = if meta.is_dir() {
+                TreeEntry::Dir
+            } else if meta.is_file() {
+                TreeEntry::File {
+                    size: meta.len(),
+                    executable: is_executable(&meta),
+                }
+            } else {
+                TreeEntry::Other
+            };
+            out.push((entry.file_name(), kind));
+        }
+        Ok(out)
+    }
+
+    fn read(&self, rel: &Path) -> io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(File::open(self.root.join(rel))?))
+    }
+
+    fn describe(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// Adds the children of folder `rel` in byte order of their names.
 fn add_dir<W: Write>(
     builder: &mut tar::Builder<W>,
-    dir: &Path,
+    tree: &impl PackTree,
     rel: &Path,
     include: &mut impl FnMut(&Path, bool) -> bool,
 ) -> Result<(), PackError> {
     let io_err = |path: &Path| {
-        let path = path.to_path_buf();
+        let path = tree.describe(path);
         move |source| PackError::Io { path, source }
     };
-    let mut children = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io_err(dir))?;
-    children.sort();
-    for name in children {
-        let path = dir.join(&name);
+    let mut children = tree.children(rel).map_err(io_err(rel))?;
+    children.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, kind) in children {
         let child_rel = rel.join(&name);
-        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
-        let file_type = meta.file_type();
-        if file_type.is_dir() {
-            if !include(&child_rel, true) {
-                continue;
+        match kind {
+            TreeEntry::Dir => {
+                if !include(&child_rel, true) {
+                    continue;
+                }
+                let mut header = header_for(EntryType::Directory, 0o755, 0);
+                builder
+                    .append_data(&mut header, &child_rel, io::empty())
+                    .map_err(io_err(&child_rel))?;
+                add_dir(builder, tree, &child_rel, include)?;
             }
-            let mut header = header_for(EntryType::Directory, 0o755, 0);
-            builder
-                .append_data(&mut header, &child_rel, io::empty())
-                .map_err(io_err(&path))?;
-            add_dir(builder, &path, &child_rel, include)?;
-        } else if file_type.is_file() {
-            if !include(&child_rel, false) {
-                continue;
+            TreeEntry::File { size, executable } => {
+                if !include(&child_rel, false) {
+                    continue;
+                }
+                let mode = if executable { 0o755 } else { 0o644 };
+                let mut header = header_for(EntryType::Regular, mode, size);
+                let file = tree.read(&child_rel).map_err(io_err(&child_rel))?;
+                let reader = ExactReader {
+                    inner: file.take(size),
+                    remaining: size,
+                };
+                builder
+                    .append_data(&mut header, &child_rel, reader)
+                    .map_err(io_err(&child_rel))?;
             }
-            let mode = if is_executable(&meta) { 0o755 } else { 0o644 };
-            let mut header = header_for(EntryType::Regular, mode, meta.len());
-            let file = File::open(&path).map_err(io_err(&path))?;
-            let reader = ExactReader {
-                inner: file.take(meta.len()),
-                remaining: meta.len(),
-            };
-            builder
-                .append_data(&mut header, &child_rel, reader)
-                .map_err(io_err(&path))?;
+            // Left out on purpose (see `pack_dir`).
+            TreeEntry::Other => {}
         }
-        // Symlinks, sockets, fifos and devices are left out on purpose (see `pack_dir`).
     }
     Ok(())
 }
