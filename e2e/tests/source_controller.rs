@@ -65,6 +65,9 @@ async fn git_repository_lifecycle() -> anyhow::Result<()> {
         main_branch(&server.http_url("app"), "wrong"),
     )
     .await?;
+    let mut sparse = main_branch(&server.http_url("app"), "creds");
+    sparse["sparseCheckout"] = serde_json::json!(["deploy"]);
+    create_git_repository(&api, &ns, "sparse", sparse).await?;
 
     // A good repository becomes Ready with Flux's revision and a served, verifiable artifact.
     let want = format!("main@sha1:{first}");
@@ -109,6 +112,22 @@ async fn git_repository_lifecycle() -> anyhow::Result<()> {
     }
     let (code, _) = http_get(&format!("http://{addr}/../../etc/passwd"))?;
     assert_eq!(code, 404);
+
+    // sparseCheckout: only the listed folder ships.
+    let sparse = wait::wait_for(&api, "sparse", TIMEOUT, "be Ready", |r| {
+        ready_revision(r).as_deref() == Some(want.as_str())
+    })
+    .await?;
+    let url = sparse
+        .status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.url.clone())
+        .context("sparse artifact")?;
+    let (_, body) = http_get(&url)?;
+    let files: Vec<String> = artifact_files(&body)?.into_keys().collect();
+    assert_eq!(files, ["deploy/app.yaml"]);
+    assert!(entries.iter().any(|e| e == ".sourceignore"), "{entries:?}");
 
     // Wrong credentials: Ready=False with Flux's reason, FetchFailed=True.
     let bad = wait::wait_for(&api, "bad", TIMEOUT, "fail authentication", |r| {

@@ -111,6 +111,25 @@ fn http_basic_auth_checks_out_the_branch() {
 }
 
 #[test]
+fn files_are_checked_out_as_committed_without_gitattributes_conversions() {
+    let server = GitServer::start().expect("server");
+    let repo = server.create_repo("attrs").expect("repo");
+    repo.commit(
+        &[
+            (".gitattributes", b"*.yaml text eol=crlf\n" as &[u8]),
+            ("deploy/app.yaml", b"a: 1\nb: 2\n"),
+        ],
+        "first",
+    )
+    .expect("commit");
+    repo.push().expect("push");
+    let (dir, _, _) =
+        checkout(&basic(&server.http_url("attrs")), &branch("main")).expect("checkout");
+    // As Flux's go-git: the blob's bytes, no CRLF conversion.
+    assert_eq!(read(dir.path(), "deploy/app.yaml"), "a: 1\nb: 2\n");
+}
+
+#[test]
 fn http_wrong_password_is_an_auth_error() {
     let server = GitServer::start().expect("server");
     one_commit_repo(&server, "app");

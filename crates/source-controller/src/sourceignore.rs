@@ -2,7 +2,10 @@
 //! `.sourceignore` file (each applying below its own directory), then `spec.ignore`; in
 //! gitignore syntax, where a later matching pattern wins (so `spec.ignore` can `!re-include`).
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+
+use driftless_core::artifact::{DiskTree, PackTree, TreeEntry};
 
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -63,20 +66,39 @@ pub struct SourceFilter {
 impl SourceFilter {
     /// Load the rules for the tree at `root` (symbolic links are not followed).
     pub fn load(root: &Path, spec_ignore: Option<&str>) -> Result<Self, IgnoreError> {
+        let tree = DiskTree::new(root).map_err(|e| IgnoreError::Io {
+            path: root.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Self::load_tree(root, &tree, spec_ignore)
+    }
+
+    /// Load the rules from the `.sourceignore` files of `tree`, whose root is named `root` (the
+    /// paths [`Self::include`] is asked about are relative to it).
+    pub fn load_tree(
+        root: &Path,
+        tree: &impl PackTree,
+        spec_ignore: Option<&str>,
+    ) -> Result<Self, IgnoreError> {
         let mut layers = vec![from_lines(
             root,
             "the default exclusions",
             DEFAULT_EXCLUSIONS.iter().copied(),
         )?];
         let mut files = Vec::new();
-        find_sourceignore_files(root, root, &mut files)?;
+        find_sourceignore_files(tree, Path::new(""), &mut files)?;
         files.sort();
-        for file in files {
-            let dir = file.parent().unwrap_or(root);
-            let text = std::fs::read_to_string(&file).map_err(|source| IgnoreError::Io {
+        for rel in files {
+            let file = root.join(&rel);
+            let io = |source| IgnoreError::Io {
                 path: file.clone(),
                 source,
-            })?;
+            };
+            let mut text = String::new();
+            tree.read(&rel)
+                .and_then(|mut r| r.read_to_string(&mut text))
+                .map_err(io)?;
+            let dir = file.parent().unwrap_or(root);
             layers.push(from_lines(dir, &file.display().to_string(), text.lines())?);
         }
         if let Some(spec) = spec_ignore {
@@ -126,26 +148,23 @@ fn from_lines<'a>(
     })
 }
 
+/// The `.sourceignore` files of `tree` below folder `rel` (never inside the root's `.git`).
 fn find_sourceignore_files(
-    root: &Path,
-    dir: &Path,
+    tree: &impl PackTree,
+    rel: &Path,
     out: &mut Vec<PathBuf>,
 ) -> Result<(), IgnoreError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| IgnoreError::Io { path, source }
-    };
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io(&path))?;
-        if kind.is_dir() {
-            if dir == root && entry.file_name() == ".git" {
-                continue;
-            }
-            find_sourceignore_files(root, &path, out)?;
-        } else if kind.is_file() && entry.file_name() == SOURCEIGNORE {
-            out.push(path);
+    let children = tree.children(rel).map_err(|source| IgnoreError::Io {
+        path: tree.describe(rel),
+        source,
+    })?;
+    for (name, kind) in children {
+        let path = rel.join(&name);
+        match kind {
+            TreeEntry::Dir if rel.as_os_str().is_empty() && name == ".git" => {}
+            TreeEntry::Dir => find_sourceignore_files(tree, &path, out)?,
+            TreeEntry::File { .. } if name == SOURCEIGNORE => out.push(path),
+            _ => {}
         }
     }
     Ok(())

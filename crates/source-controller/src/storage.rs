@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use driftless_core::artifact::{Digest, PackError, Revision, pack_dir};
+use driftless_core::artifact::{Digest, DiskTree, PackError, PackTree, Revision, pack_tree};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -149,12 +149,24 @@ impl Storage {
         src: &Path,
         include: impl FnMut(&Path, bool) -> bool,
     ) -> Result<StoredArtifact, StorageError> {
+        self.store_tree(key, revision, &DiskTree::new(src)?, include)
+    }
+
+    /// [`Self::store`] for any [`PackTree`] (e.g. a commit's tree read from Git's object
+    /// database): the same files give the same artifact.
+    pub fn store_tree(
+        &self,
+        key: &ObjectKey<'_>,
+        revision: &Revision,
+        tree: &impl PackTree,
+        include: impl FnMut(&Path, bool) -> bool,
+    ) -> Result<StoredArtifact, StorageError> {
         let rel_dir = key.rel_dir()?;
         let dir = self.root.join(&rel_dir);
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         let file = format!("{}.tar.gz", revision.hex());
         let dest = dir.join(&file);
-        let packed = pack_dir(src, &dest, include)?;
+        let packed = pack_tree(tree, &dest, include)?;
         let rel = format!("{}/{file}", slash_path(&rel_dir));
         Ok(StoredArtifact {
             url: self.url(&rel),

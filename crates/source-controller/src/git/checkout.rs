@@ -39,6 +39,10 @@ pub struct CheckoutOptions {
     pub sparse_checkout: Vec<String>,
     /// Size limits.
     pub limits: Limits,
+    /// Fetch only: leave the files in Git's object database (pack them with
+    /// [`super::CommitTree`]) instead of writing them out. Ignored with submodules, which
+    /// need a work tree.
+    pub skip_worktree: bool,
 }
 
 /// A finished checkout.
@@ -50,6 +54,9 @@ pub struct CheckedOut {
     pub revision: Revision,
     /// The tag name, for `verify.mode: Tag`.
     pub tag: Option<String>,
+    /// Whether the files were written out; otherwise they are only in the object database
+    /// (see [`CheckoutOptions::skip_worktree`]).
+    pub worktree: bool,
 }
 
 /// Fetch what `resolved` names into a new repository at `dir` and check the commit out there.
@@ -92,13 +99,21 @@ fn checkout_in(
         options.limits.max_file_size,
     )?;
 
-    let mut builder = git2::build::CheckoutBuilder::new();
-    builder.force();
-    for path in &options.sparse_checkout {
-        builder.path(path.trim_matches('/'));
+    let worktree = !options.skip_worktree || options.recurse_submodules;
+    if worktree {
+        let mut builder = git2::build::CheckoutBuilder::new();
+        // Blobs as committed, as Flux's go-git writes them (no .gitattributes conversions),
+        // and no index unless submodules need one: an artifact is files, not a work tree.
+        builder
+            .force()
+            .disable_filters(true)
+            .update_index(options.recurse_submodules);
+        for path in &options.sparse_checkout {
+            builder.path(path.trim_matches('/'));
+        }
+        repo.checkout_tree(tree.as_object(), Some(&mut builder))
+            .map_err(io("checking out"))?;
     }
-    repo.checkout_tree(tree.as_object(), Some(&mut builder))
-        .map_err(io("checking out"))?;
     repo.set_head_detached(commit).map_err(io("setting HEAD"))?;
 
     if options.recurse_submodules {
@@ -108,6 +123,7 @@ fn checkout_in(
         commit,
         revision: revision(resolved.label.as_deref(), commit),
         tag: resolved.tag.clone(),
+        worktree,
     })
 }
 

@@ -24,6 +24,7 @@ mod known_hosts;
 mod refs;
 mod remote;
 mod tls;
+mod tree;
 mod verify;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use checkout::{CheckedOut, Limits, fetch_and_checkout};
 pub use known_hosts::KnownHosts;
 pub use refs::{DEFAULT_BRANCH, GitRef, revision, select_semver_tag};
 pub use remote::{FetchPlan, Resolved, Transport, resolve};
+pub use tree::CommitTree;
 pub use verify::{TrustedKeys, VerifyMode, verify_signatures};
 
 /// Everything needed to talk to one remote.

@@ -177,6 +177,9 @@ pub(super) async fn fetch(
         recurse_submodules: obj.spec.recurse_submodules.unwrap_or(false),
         sparse_checkout: obj.spec.sparse_checkout.clone().unwrap_or_default(),
         limits: ctx.limits,
+        // Included artifacts are copied into the checkout; otherwise the artifact is packed
+        // straight from the fetched objects.
+        skip_worktree: progress.includes.is_empty(),
     };
     let checked = fetch_and_checkout_async(remote, resolved, options, dir.path().to_owned())
         .await
