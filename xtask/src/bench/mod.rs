@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// One run of one process: wall time measured around it, peak RSS from GNU time.
+/// One run of one process: wall time measured around it, peak RSS and CPU time (user +
+/// system, its waited-for children included) from GNU time.
 struct Sample {
     wall: Duration,
     rss_kb: u64,
+    cpu: Duration,
     stdout: Vec<u8>,
 }
 
@@ -27,8 +29,9 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| crate::cache::repo_root().join("target"))
 }
 
-/// Runs `argv` in `cwd` under GNU time (`/usr/bin/time -f %M`, Debian package `time`) and
-/// returns its wall time, peak RSS and stdout; fails if the command fails.
+/// Runs `argv` in `cwd` under GNU time (`/usr/bin/time -f '%M %U %S'`, Debian package
+/// `time`) and returns its wall time, peak RSS, CPU time and stdout; fails if the command
+/// fails.
 fn measure<S: AsRef<OsStr>>(argv: &[S], cwd: &Path) -> anyhow::Result<Sample> {
     let shown = || {
         argv.iter()
@@ -40,7 +43,7 @@ fn measure<S: AsRef<OsStr>>(argv: &[S], cwd: &Path) -> anyhow::Result<Sample> {
     let start = Instant::now();
     let out = Command::new("/usr/bin/time")
         .arg("-f")
-        .arg("%M")
+        .arg("%M %U %S")
         .arg("-o")
         .arg(&rss_file)
         .args(argv)
@@ -57,16 +60,26 @@ fn measure<S: AsRef<OsStr>>(argv: &[S], cwd: &Path) -> anyhow::Result<Sample> {
         );
     }
     let text = std::fs::read_to_string(&rss_file)?;
-    let rss_kb = text
+    let (rss_kb, cpu) = text
         .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .filter_map(parse_time_line)
         .next_back()
-        .context("no peak RSS in GNU time output")?;
+        .context("no '%M %U %S' line in GNU time output")?;
     Ok(Sample {
         wall,
         rss_kb,
+        cpu,
         stdout: out.stdout,
     })
+}
+
+/// `"<peak KiB> <user s> <system s>"` as GNU time prints it.
+fn parse_time_line(line: &str) -> Option<(u64, Duration)> {
+    let mut fields = line.split_whitespace();
+    let rss_kb = fields.next()?.parse().ok()?;
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((rss_kb, Duration::try_from_secs_f64(user + system).ok()?))
 }
 
 /// The `driftless` binary to measure: `$DRIFTLESS_BIN` when set (a release build made
@@ -120,5 +133,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "kustomize-controller" => kustomize_controller::run(),
         "loop" => loop_latency::run(),
         other => anyhow::bail!("cargo xtask bench {other}: no such benchmark yet"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gnu_time_lines_give_peak_rss_and_cpu() {
+        assert_eq!(
+            parse_time_line("10240 0.25 0.50"),
+            Some((10240, Duration::from_millis(750)))
+        );
+        assert_eq!(
+            parse_time_line("Command exited with non-zero status 1"),
+            None
+        );
+        assert_eq!(parse_time_line("10240"), None);
     }
 }
