@@ -73,6 +73,7 @@ impl Drop for TestNamespace {
                 .context("building a runtime")?;
             rt.block_on(async {
                 let client = cluster::client_for(&kubeconfig).await?;
+                release_flux_finalizers(&client, &name).await;
                 Api::<Namespace>::all(client)
                     .delete(&name, &DeleteParams::background())
                     .await
@@ -85,6 +86,42 @@ impl Drop for TestNamespace {
             eprintln!("e2e: {e:#}");
         }
     }
+}
+
+/// Drops the Flux finalizers of the namespace's GitRepositories and Kustomizations. At a
+/// test's end its controllers are usually gone already (dropped before the namespace), and
+/// nothing else would remove them: the namespace would stay Terminating on a long-lived
+/// cluster. Tests of deletion delete while their controllers run ([`TestNamespace::delete_and_wait`]).
+async fn release_flux_finalizers(client: &kube::Client, ns: &str) {
+    async fn release<K>(api: Api<K>)
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let Ok(list) = api.list(&kube::api::ListParams::default()).await else {
+            return; // e.g. the CRD is not installed
+        };
+        let patch = serde_json::json!({"metadata": {"finalizers": null}});
+        for obj in list.items.iter().filter(|o| {
+            !o.meta()
+                .finalizers
+                .as_deref()
+                .unwrap_or_default()
+                .is_empty()
+        }) {
+            if let Some(name) = obj.meta().name.as_deref() {
+                let _ = api
+                    .patch(
+                        name,
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(&patch),
+                    )
+                    .await;
+            }
+        }
+    }
+    use driftless_api::{kustomize::Kustomization, source::gitrepository::GitRepository};
+    release(Api::<Kustomization>::namespaced(client.clone(), ns)).await;
+    release(Api::<GitRepository>::namespaced(client.clone(), ns)).await;
 }
 
 /// `<prefix>-<8 hex>`, trimmed to a valid DNS label.
