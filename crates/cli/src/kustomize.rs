@@ -40,6 +40,7 @@ fn run_build(args: BuildArgs) -> ExitCode {
     let options = driftless_kustomize::BuildOptions {
         allow_remote_bases: args.allow_remote_bases,
         confine_to: args.confine_to,
+        root_kustomization: None,
     };
     let resources = match driftless_kustomize::build(&args.dir, &options) {
         Ok(resources) => resources,

@@ -30,13 +30,9 @@ pub async fn objects(
     k: &Kustomization,
     tree: &Path,
 ) -> Result<Vec<serde_json::Value>, Failure> {
-    // Work on a tree of its own: the cached one is shared by every Kustomization of that
-    // digest. Linked, not copied, next to the cache (the same file system).
-    let parent = tree.parent().unwrap_or(tree);
-    let work = tempfile::tempdir_in(parent).map_err(|e| build_failed(format!("temp dir: {e}")))?;
-    link_tree(tree, work.path())
-        .map_err(|e| build_failed(format!("preparing the artifact: {e}")))?;
-    let root = work.path();
+    // The cached tree is shared by every Kustomization of that digest and never written:
+    // the kustomization this one builds (rewritten below) goes to the engine as text.
+    let root = tree;
     let rel = k.spec.path.clone().unwrap_or_default();
     let rel = Path::new(rel.trim_start_matches("./").trim_start_matches('/'));
     if rel.components().any(|c| matches!(c, Component::ParentDir)) {
@@ -55,11 +51,12 @@ pub async fn objects(
             k.spec.path.as_deref().unwrap_or("./")
         )));
     }
-    let file = ensure_kustomization(&dir).map_err(build_failed)?;
-    overlay(&file, k).map_err(build_failed)?;
+    let (file, text) = kustomization_text(&dir).map_err(build_failed)?;
+    let text = overlay(&file, &text, k).map_err(build_failed)?;
     let options = kz::BuildOptions {
         allow_remote_bases: !ctx.no_remote_bases,
         confine_to: Some(root.to_path_buf()),
+        root_kustomization: Some(text),
     };
     let built = tokio::task::block_in_place(|| kz::build(&dir, &options))
         .map_err(|e| build_failed(format!("kustomize build failed: {e}")))?;
@@ -154,13 +151,16 @@ fn substitution_runs(vars: &BTreeMap<String, String>, strategy: SubstituteStrate
     !vars.is_empty() || strategy == SubstituteStrategy::Always
 }
 
-/// The kustomization file of `dir`, generated (as Flux does) when there is none: every
-/// Kubernetes manifest below `dir`, and every sub-folder with its own kustomization.
-fn ensure_kustomization(dir: &Path) -> Result<std::path::PathBuf, String> {
+/// The kustomization of `dir` (its file and text), generated (as Flux does) when there is
+/// none: every Kubernetes manifest below `dir`, and every sub-folder with its own
+/// kustomization. Nothing is written.
+fn kustomization_text(dir: &Path) -> Result<(std::path::PathBuf, String), String> {
     for name in KUSTOMIZATION_FILE_NAMES {
         let f = dir.join(name);
         if f.is_file() {
-            return Ok(f);
+            let text =
+                std::fs::read_to_string(&f).map_err(|e| format!("reading {}: {e}", f.display()))?;
+            return Ok((f, text));
         }
     }
     let mut resources = Vec::new();
@@ -176,9 +176,7 @@ fn ensure_kustomization(dir: &Path) -> Result<std::path::PathBuf, String> {
         text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
             .into();
     }
-    let f = dir.join("kustomization.yaml");
-    replace_file(&f, text.as_bytes()).map_err(|e| format!("writing {}: {e}", f.display()))?;
-    Ok(f)
+    Ok((dir.join("kustomization.yaml"), text))
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
@@ -217,14 +215,12 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
     Ok(())
 }
 
-/// Writes the Kustomization's `targetNamespace`, `namePrefix`, `nameSuffix`, `patches`,
-/// `images` and `components` into the kustomization file, as Flux does; with
-/// `ignoreMissingComponents`, components the artifact lacks are left out instead of failing
-/// the build.
-fn overlay(file: &Path, k: &Kustomization) -> Result<(), String> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-    let mut doc = kz::yaml::parse_one(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+/// The kustomization `text` (of `file`) with the Kustomization's `targetNamespace`,
+/// `namePrefix`, `nameSuffix`, `patches`, `images` and `components` written into it, as Flux
+/// does; with `ignoreMissingComponents`, components the artifact lacks are left out instead of
+/// failing the build.
+fn overlay(file: &Path, text: &str, k: &Kustomization) -> Result<String, String> {
+    let mut doc = kz::yaml::parse_one(text).map_err(|e| format!("{}: {e}", file.display()))?;
     if doc.is_null() {
         doc = Value::new_map();
     }
@@ -274,8 +270,7 @@ fn overlay(file: &Path, k: &Kustomization) -> Result<(), String> {
         .map(|c| Value::from(c.as_str()))
         .collect();
     append(map, "components", components);
-    replace_file(file, kz::yaml::to_string(&doc).as_bytes())
-        .map_err(|e| format!("writing {}: {e}", file.display()))
+    Ok(kz::yaml::to_string(&doc))
 }
 
 /// Whether component `path` (relative to the kustomization folder `dir`) is there; a remote
@@ -349,35 +344,6 @@ pub(crate) fn from_json(v: &serde_json::Value) -> Value {
     }
 }
 
-/// Mirrors `from` into `to`, every file a hard link to the cached one (a copy where linking
-/// fails, e.g. across file systems). A monorepo's artifact holds thousands of files and every
-/// Kustomization using it builds in a tree of its own; copying them all per reconcile cost
-/// more than the build. Nothing may write through a link: [`replace_file`] is the only writer.
-fn link_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let ft = e.file_type()?;
-        let dest = to.join(e.file_name());
-        if ft.is_dir() {
-            link_tree(&e.path(), &dest)?;
-        } else if ft.is_file() && std::fs::hard_link(e.path(), &dest).is_err() {
-            std::fs::copy(e.path(), &dest)?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes `path` as a new file (written aside, then renamed over it), so a hard link to the
-/// cached artifact is replaced, never written through.
-fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(".driftless-new");
-    let aside = std::path::PathBuf::from(aside);
-    std::fs::write(&aside, contents)?;
-    std::fs::rename(&aside, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,8 +384,8 @@ mod tests {
         dir
     }
 
-    fn components(file: &Path) -> Vec<String> {
-        let doc = kz::yaml::parse_one(&std::fs::read_to_string(file).expect("read")).expect("yaml");
+    fn components(text: &str) -> Vec<String> {
+        let doc = kz::yaml::parse_one(text).expect("yaml");
         doc.get("components")
             .and_then(Value::as_seq)
             .into_iter()
@@ -440,67 +406,87 @@ mod tests {
     #[test]
     fn missing_components_are_left_out_only_when_asked() {
         let dir = tree();
-        let file = dir.path().join("kustomization.yaml");
-        let original = std::fs::read_to_string(&file).expect("read");
+        let (file, text) = kustomization_text(dir.path()).expect("read");
         let spec = |ignore: bool| {
             kustomization(serde_json::json!({"components": ["present", "missing"],
                 "ignoreMissingComponents": ignore}))
         };
-        overlay(&file, &spec(true)).expect("overlay");
-        assert_eq!(components(&file), ["present"]);
-        let built = kz::build(dir.path(), &kz::BuildOptions::default()).expect("builds");
+        let build = |text: String| {
+            let options = kz::BuildOptions {
+                root_kustomization: Some(text),
+                ..kz::BuildOptions::default()
+            };
+            kz::build(dir.path(), &options)
+        };
+        let kept = overlay(&file, &text, &spec(true)).expect("overlay");
+        assert_eq!(components(&kept), ["present"]);
+        let built = build(kept).expect("builds");
         assert_eq!(
             built[0].object().get_str(&["metadata", "labels", "from"]),
             Some("component")
         );
 
-        std::fs::write(&file, original).expect("restore");
-        overlay(&file, &spec(false)).expect("overlay");
-        assert_eq!(components(&file), ["present", "missing"]);
+        let all = overlay(&file, &text, &spec(false)).expect("overlay");
+        assert_eq!(components(&all), ["present", "missing"]);
         assert!(
-            kz::build(dir.path(), &kz::BuildOptions::default()).is_err(),
+            build(all).is_err(),
             "a missing component fails the build without ignoreMissingComponents"
         );
     }
 
     #[test]
-    fn the_linked_work_tree_never_writes_through_to_the_cache() {
-        let cache = tree();
-        std::fs::create_dir_all(cache.path().join("plain")).expect("mkdir");
+    fn the_shared_tree_is_built_as_it_is_and_never_written() {
+        let dir = tree();
+        std::fs::create_dir_all(dir.path().join("plain")).expect("mkdir");
         std::fs::write(
-            cache.path().join("plain/cm.yaml"),
+            dir.path().join("plain/cm.yaml"),
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\n",
         )
         .expect("write");
-        let before =
-            std::fs::read_to_string(cache.path().join("kustomization.yaml")).expect("read");
-        let work = tempfile::tempdir().expect("temp dir");
-        link_tree(cache.path(), work.path()).expect("link");
+        let before = std::fs::read_to_string(dir.path().join("kustomization.yaml")).expect("read");
 
-        // The overlay rewrites the linked kustomization; a generated one is a new file.
-        let file = work.path().join("kustomization.yaml");
-        overlay(
+        // A folder without a kustomization gets a generated one, in memory only.
+        let plain = dir.path().join("plain");
+        let (file, text) = kustomization_text(&plain).expect("generate");
+        let text = overlay(
             &file,
+            &text,
             &kustomization(serde_json::json!({"namePrefix": "x-"})),
         )
         .expect("overlay");
-        let generated = ensure_kustomization(&work.path().join("plain")).expect("generate");
-
-        let after = std::fs::read_to_string(cache.path().join("kustomization.yaml")).expect("read");
-        assert_eq!(after, before, "the cached kustomization is untouched");
-        assert!(
-            std::fs::read_to_string(&file)
-                .expect("read")
-                .contains("namePrefix: x-")
-        );
-        assert!(generated.is_file());
-        assert!(!cache.path().join("plain/kustomization.yaml").exists());
-        // Unchanged files are shared, not copied.
-        use std::os::unix::fs::MetadataExt as _;
-        let inode = |p: &Path| std::fs::metadata(p).expect("stat").ino();
+        let options = kz::BuildOptions {
+            confine_to: Some(dir.path().to_path_buf()),
+            root_kustomization: Some(text),
+            ..kz::BuildOptions::default()
+        };
+        let built = kz::build(&plain, &options).expect("builds");
         assert_eq!(
-            inode(&cache.path().join("cm.yaml")),
-            inode(&work.path().join("cm.yaml"))
+            built[0].object().get_str(&["metadata", "name"]),
+            Some("x-p")
         );
+        assert!(
+            !plain.join("kustomization.yaml").exists(),
+            "nothing written"
+        );
+
+        // The root's own kustomization is overlaid in memory; its file stays as it was.
+        let (file, text) = kustomization_text(dir.path()).expect("read");
+        let text = overlay(
+            &file,
+            &text,
+            &kustomization(serde_json::json!({"nameSuffix": "-y"})),
+        )
+        .expect("overlay");
+        let options = kz::BuildOptions {
+            root_kustomization: Some(text),
+            ..kz::BuildOptions::default()
+        };
+        let built = kz::build(dir.path(), &options).expect("builds");
+        assert_eq!(
+            built[0].object().get_str(&["metadata", "name"]),
+            Some("c-y")
+        );
+        let after = std::fs::read_to_string(dir.path().join("kustomization.yaml")).expect("read");
+        assert_eq!(after, before);
     }
 }

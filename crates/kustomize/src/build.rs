@@ -26,6 +26,11 @@ pub struct BuildOptions {
     /// controller passes the unpacked artifact's root here). kustomize's own rule — files
     /// stay inside their kustomization's directory — applies in any case.
     pub confine_to: Option<PathBuf>,
+    /// The text of the top kustomization, read instead of the kustomization file of the
+    /// built directory (which then need not have one). A controller that rewrites it per
+    /// object (Flux's `namePrefix`, `patches`, a generated file, …) passes it here and builds
+    /// on a shared, read-only tree instead of a copy of it.
+    pub root_kustomization: Option<String>,
 }
 
 /// The file names kustomize recognises, in the order it looks for them.
@@ -78,6 +83,7 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
     })?;
     let mut b = Builder {
         options,
+        root: root.clone(),
         stack: Vec::new(),
         config: CustomConfig::default(),
     };
@@ -126,6 +132,8 @@ struct Kust {
 
 struct Builder<'o> {
     options: &'o BuildOptions,
+    /// The built directory (canonical), whose kustomization may come from the options.
+    root: PathBuf,
     /// Kustomization directories being built, outermost first (cycle detection).
     stack: Vec<PathBuf>,
     /// Field specs added by `configurations:` anywhere in the build.
@@ -171,7 +179,12 @@ fn find_kustomization_file(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn load_kustomization(dir: &Path) -> Result<Kust> {
+/// The kustomization of `dir`: `text` when given (its file name is the first of
+/// [`KUSTOMIZATION_FILE_NAMES`], for messages), else the file found there.
+fn load_kustomization(dir: &Path, text: Option<&str>) -> Result<Kust> {
+    if let Some(text) = text {
+        return parse_kustomization(dir, dir.join(KUSTOMIZATION_FILE_NAMES[0]), text);
+    }
     let found: Vec<PathBuf> = KUSTOMIZATION_FILE_NAMES
         .iter()
         .map(|n| dir.join(n))
@@ -195,7 +208,11 @@ fn load_kustomization(dir: &Path) -> Result<Kust> {
         path: file.clone(),
         source,
     })?;
-    let doc = crate::yaml::parse_one(&text).map_err(|message| Error::Yaml {
+    parse_kustomization(dir, file, &text)
+}
+
+fn parse_kustomization(dir: &Path, file: PathBuf, text: &str) -> Result<Kust> {
+    let doc = crate::yaml::parse_one(text).map_err(|message| Error::Yaml {
         path: file.clone(),
         message,
     })?;
@@ -273,7 +290,7 @@ fn string_map(k: &Kust, v: Option<&Value>, field: &str) -> Result<Map> {
     }
 }
 
-impl Builder<'_> {
+impl<'o> Builder<'o> {
     fn check_confined(&self, real: &Path) -> Result<()> {
         match &self.options.confine_to {
             Some(limit) => {
@@ -294,6 +311,15 @@ impl Builder<'_> {
         }
     }
 
+    /// The options' top kustomization when `dir` is the built directory.
+    fn given_kustomization(&self, dir: &Path) -> Option<&'o str> {
+        let options: &'o BuildOptions = self.options;
+        options
+            .root_kustomization
+            .as_deref()
+            .filter(|_| dir == self.root)
+    }
+
     /// Builds the kustomization at `dir` into `acc`. A component works on its parent's `acc`;
     /// a base gets a fresh one that is appended to the parent's.
     fn accumulate(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
@@ -309,7 +335,7 @@ impl Builder<'_> {
     }
 
     fn accumulate_inner(&mut self, dir: &Path, acc: &mut Acc, is_component: bool) -> Result<Kust> {
-        let k = load_kustomization(dir)?;
+        let k = load_kustomization(dir, self.given_kustomization(dir))?;
         let kind = k
             .doc
             .get("kind")
@@ -600,7 +626,8 @@ impl Builder<'_> {
         })?;
         self.check_confined(&real)?;
         if real.is_dir() {
-            if find_kustomization_file(&real).is_none() {
+            if find_kustomization_file(&real).is_none() && self.given_kustomization(&real).is_none()
+            {
                 return Err(Error::NoKustomization { dir: real });
             }
             let mut sub = Acc::default();
