@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use driftless_e2e::git_server::{BEARER_TOKEN, GitServer, HTTP_PASSWORD, HTTP_USER, Repo, Signer};
 use driftless_source_controller::git::{
-    CheckedOut, CheckoutOptions, Credentials, GitError, GitRef, Limits, RemoteSpec, Resolved,
-    TrustedKeys, VerifyMode, fetch_and_checkout, resolve, verify_signatures,
+    CheckedOut, CheckoutOptions, CommitTree, Credentials, GitError, GitRef, Limits, RemoteSpec,
+    Resolved, TrustedKeys, VerifyMode, fetch_and_checkout, resolve, verify_signatures,
 };
 
 fn secret(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
@@ -490,6 +490,45 @@ fn remote_check_downloads_no_objects() {
 }
 
 // ------------------------------------------------------------------------------ checkout shape
+
+#[test]
+fn packing_the_fetched_tree_gives_the_bytes_of_packing_the_checkout() {
+    let server = GitServer::start().expect("server");
+    let repo = server.create_repo("same").expect("repo");
+    repo.commit_symlink("link", "../..", "a link")
+        .expect("link");
+    repo.commit(
+        &[
+            ("b.yaml", b"b" as &[u8]),
+            ("a/z.yaml", b"z"),
+            ("a/b/c.yaml", b"c"),
+            ("a-b.yaml", b"sorted between a and b"),
+        ],
+        "tree",
+    )
+    .expect("commit");
+    repo.push().expect("push");
+    let spec = basic(&server.http_url("same"));
+    let (on_disk, _, checked) = checkout(&spec, &branch("main")).expect("checkout");
+    assert!(checked.worktree);
+    let fetched_only = CheckoutOptions {
+        skip_worktree: true,
+        ..CheckoutOptions::default()
+    };
+    let (bare, _, fetched) = checkout_with(&spec, &branch("main"), &fetched_only).expect("fetch");
+    assert!(!fetched.worktree);
+    assert!(!bare.path().join("b.yaml").exists(), "nothing written");
+
+    let no_git = |p: &Path, _: bool| p != Path::new(".git");
+    let out = tempfile::tempdir().expect("tempdir");
+    let from_disk =
+        driftless_core::artifact::pack_dir(on_disk.path(), &out.path().join("d"), no_git)
+            .expect("pack the checkout");
+    let tree = CommitTree::open(bare.path(), fetched.commit).expect("open the tree");
+    let from_tree = driftless_core::artifact::pack_tree(&tree, &out.path().join("t"), no_git)
+        .expect("pack the tree");
+    assert_eq!(from_tree, from_disk);
+}
 
 #[test]
 fn sparse_checkout_writes_only_the_listed_directories() {
