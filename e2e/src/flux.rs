@@ -2,12 +2,20 @@
 //! storage and server) and kustomize-controller, both watching only the objects labelled with
 //! one test's namespace, so tests run in parallel without seeing each other's objects.
 
+use std::fmt::Debug;
 use std::path::Path;
 
+use anyhow::Context as _;
 use driftless_api::kustomize::Kustomization;
+use driftless_api::source::gitrepository::GitRepository;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Api;
 use kube::api::PostParams;
+use serde::{Serialize, de::DeserializeOwned};
 
+use crate::source::{
+    create_git_repository, create_http_credentials, git_repositories, main_branch,
+};
 use crate::{ControllerProcess, TestEnv, TestNamespace};
 
 /// The label that scopes a test's Flux objects to its controllers (`--watch-label-selector`).
@@ -93,62 +101,60 @@ pub async fn create_kustomization(
     defaults: serde_json::Value,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
+    create_labelled(api, ns, name, defaults, spec).await
+}
+
+/// Creates the Flux object `name` of kind `K`, labelled for `ns`'s controllers, its spec
+/// `defaults` with the fields of `spec` laid over them.
+pub(crate) async fn create_labelled<K>(
+    api: &Api<K>,
+    ns: &TestNamespace,
+    name: &str,
+    defaults: serde_json::Value,
+    spec: serde_json::Value,
+) -> anyhow::Result<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+{
     let mut full = defaults;
     if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
         full.extend(extra.clone());
     }
-    let k: Kustomization = serde_json::from_value(serde_json::json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-        "kind": "Kustomization",
+    let obj: K = serde_json::from_value(serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
         "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
         "spec": full,
     }))?;
-    api.create(&PostParams::default(), &k).await?;
+    api.create(&PostParams::default(), &obj)
+        .await
+        .with_context(|| format!("creating {} {name}", K::kind(&())))?;
     Ok(())
 }
 
 /// The `(status, reason, message)` of condition `type_`, when present.
 pub fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)> {
-    let c = k
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)?;
+    find_condition(k.status.as_ref()?.conditions.as_deref()?, type_)
+}
+
+/// The `(status, reason, message)` of condition `type_` in `conditions`, when present.
+pub(crate) fn find_condition(
+    conditions: &[Condition],
+    type_: &str,
+) -> Option<(String, String, String)> {
+    let c = conditions.iter().find(|c| c.type_ == type_)?;
     Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 /// Creates GitRepository `repo` (branch `main` of `url`, interval 10m) with the git server's
 /// basic-auth credentials in Secret `creds`, both in `ns` and labelled for its controllers.
 pub async fn create_git_source(
-    client: kube::Client,
+    env: &TestEnv,
     ns: &TestNamespace,
     url: &str,
-) -> anyhow::Result<Api<driftless_api::source::gitrepository::GitRepository>> {
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client.clone(), ns.name());
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "creds"},
-                "stringData": {"username": crate::git_server::HTTP_USER,
-                               "password": crate::git_server::HTTP_PASSWORD},
-            }))?,
-        )
-        .await?;
-    let api = Api::namespaced(client, ns.name());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "labels": {SELECTOR_LABEL: ns.name()}},
-            "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"},
-                     "secretRef": {"name": "creds"}},
-        }))?,
-    )
-    .await?;
+) -> anyhow::Result<Api<GitRepository>> {
+    create_http_credentials(env, ns, "creds").await?;
+    let api = git_repositories(env, ns);
+    create_git_repository(&api, ns, "repo", main_branch(url, "creds")).await?;
     Ok(api)
 }

@@ -20,7 +20,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use sha2::Digest as _;
 
-use crate::flux::{SELECTOR_LABEL, selector_flag};
+use crate::flux::{create_labelled, find_condition, selector_flag};
 use crate::{ControllerProcess, TestEnv, TestNamespace};
 
 /// A source-controller watching only `ns`'s labelled objects; stopped (and its storage
@@ -85,20 +85,7 @@ pub async fn create_git_repository(
     name: &str,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let mut full = serde_json::json!({"interval": "10m"});
-    if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        full.extend(extra.clone());
-    }
-    let repo: GitRepository = serde_json::from_value(serde_json::json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "GitRepository",
-        "metadata": {"name": name, "labels": {SELECTOR_LABEL: ns.name()}},
-        "spec": full,
-    }))?;
-    api.create(&PostParams::default(), &repo)
-        .await
-        .with_context(|| format!("creating GitRepository {name}"))?;
-    Ok(())
+    create_labelled(api, ns, name, serde_json::json!({"interval": "10m"}), spec).await
 }
 
 /// Creates Secret `name` in `ns` from string data.
@@ -155,14 +142,7 @@ pub async fn request_reconcile(
 
 /// The `(status, reason, message)` of condition `type_`, when present.
 pub fn condition(repo: &GitRepository, type_: &str) -> Option<(String, String, String)> {
-    let c = repo
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+    find_condition(repo.status.as_ref()?.conditions.as_deref()?, type_)
 }
 
 /// Whether condition `type_` has `status` and `reason`.

@@ -77,7 +77,7 @@ async fn apply_drift_update_prune_broken_commit_and_deletion() -> anyhow::Result
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-apply").await?;
     let mut controllers = FluxControllers::start(&env, &ns, &[])?;
-    let sources = create_git_source(env.client(), &ns, &server.http_url("app")).await?;
+    let sources = create_git_source(&env, &ns, &server.http_url("app")).await?;
     let vars: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
     vars.create(
         &PostParams::default(),

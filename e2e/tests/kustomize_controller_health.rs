@@ -142,7 +142,7 @@ async fn health_check_exprs_gate_ready_fail_fast_and_stall_on_bad_expressions() 
     let resource = ensure_widget_crd(&env).await?;
     let ns = env.namespace("kc-health").await?;
     let mut controllers = FluxControllers::start(&env, &ns, &[])?;
-    create_git_source(env.client(), &ns, &server.http_url("app")).await?;
+    create_git_source(&env, &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     let widgets: Api<DynamicObject> = Api::namespaced_with(env.client(), ns.name(), &resource);
     let exprs = serde_json::json!([{

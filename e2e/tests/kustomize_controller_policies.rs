@@ -98,7 +98,7 @@ async fn depends_on_health_impersonation_and_orphaning() -> anyhow::Result<()> {
     // A requeue delay far beyond TIMEOUT: "web" must be woken when "config" becomes Ready,
     // not retried on the clock.
     let mut controllers = FluxControllers::start(&env, &ns, &["--requeue-dependency=10m"])?;
-    create_git_source(env.client(), &ns, &server.http_url("app")).await?;
+    create_git_source(&env, &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
 
     // dependsOn: "web" waits for "config", which is created later.

@@ -76,7 +76,7 @@ async fn history_records_each_outcome_and_metrics_follow_the_reconciles() -> any
     let port = free_port()?;
     let metrics_flag = format!("--metrics-addr=127.0.0.1:{port}");
     let mut controllers = FluxControllers::start(&env, &ns, &[&metrics_flag])?;
-    let sources = create_git_source(env.client(), &ns, &server.http_url("app")).await?;
+    let sources = create_git_source(&env, &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     create_kustomization(
         &api,

@@ -37,13 +37,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driftless_api::kustomize::Kustomization;
-use driftless_api::source::gitrepository::GitRepository;
-use driftless_e2e::flux::{SELECTOR_LABEL, selector_flag};
-use driftless_e2e::git_server::{GitServer, HTTP_PASSWORD, HTTP_USER};
+use driftless_e2e::flux::{create_kustomization, selector_flag};
+use driftless_e2e::git_server::GitServer;
+use driftless_e2e::source::{
+    create_git_repository, create_http_credentials, git_repositories, main_branch,
+};
 use driftless_e2e::{TestEnv, TestNamespace};
 use http_body_util::BodyExt as _;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams};
 
 const SCALES: [usize; 2] = [100, 1000];
 /// ConfigMaps per Kustomization.
@@ -220,17 +222,10 @@ async fn scale(
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     let started = Instant::now();
     for k in 0..n {
-        let ks: Kustomization = serde_json::from_value(serde_json::json!({
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": dir(k), "labels": {SELECTOR_LABEL: ns.name()}},
-            "spec": {"interval": "1h", "prune": false, "path": format!("./{}", dir(k)),
-                     "targetNamespace": ns.name(),
-                     "sourceRef": {"kind": "GitRepository", "name": "bench"}},
-        }))?;
-        api.create(&PostParams::default(), &ks)
-            .await
-            .with_context(|| format!("creating Kustomization {}", dir(k)))?;
+        let spec = serde_json::json!({"interval": "1h", "prune": false,
+            "path": format!("./{}", dir(k)), "targetNamespace": ns.name(),
+            "sourceRef": {"kind": "GitRepository", "name": "bench"}});
+        create_kustomization(&api, ns, &dir(k), spec, serde_json::json!({})).await?;
     }
     let ready = |k: &Kustomization| {
         let status = k.status.as_ref();
@@ -305,30 +300,13 @@ async fn until_all(
     }
 }
 
+/// GitRepository `bench` on `url` with the git server's credentials, polled hourly only (the
+/// bench's requests are the only triggers).
 async fn create_source(env: &TestEnv, ns: &TestNamespace, url: &str) -> anyhow::Result<()> {
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client(), ns.name());
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "creds"},
-                "stringData": {"username": HTTP_USER, "password": HTTP_PASSWORD},
-            }))?,
-        )
-        .await?;
-    let api: Api<GitRepository> = Api::namespaced(env.client(), ns.name());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "bench", "labels": {SELECTOR_LABEL: ns.name()}},
-            "spec": {"url": url, "interval": "1h", "ref": {"branch": "main"},
-                     "secretRef": {"name": "creds"}},
-        }))?,
-    )
-    .await?;
-    Ok(())
+    create_http_credentials(env, ns, "creds").await?;
+    let mut spec = main_branch(url, "creds");
+    spec["interval"] = serde_json::json!("1h");
+    create_git_repository(&git_repositories(env, ns), ns, "bench", spec).await
 }
 
 /// `(VmRSS, VmHWM)` in KiB.
