@@ -21,6 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::stats;
 use anyhow::{Context as _, bail};
 use driftless_e2e::TestEnv;
 use driftless_e2e::git_server::GitServer;
@@ -214,40 +215,6 @@ fn up_from_cache() -> anyhow::Result<UpFigures> {
     Ok(UpFigures { total, steps })
 }
 
-/// Median, min and max.
-fn stats(samples: &[Duration]) -> (Duration, Duration, Duration) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let n = sorted.len();
-    if n == 0 {
-        return Default::default();
-    }
-    let median = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
-    };
-    (median, sorted[0], sorted[n - 1])
-}
-
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        let ms = |v: &[u64]| {
-            v.iter()
-                .map(|&m| Duration::from_millis(m))
-                .collect::<Vec<_>>()
-        };
-        let ms1 = |m: u64| Duration::from_millis(m);
-        assert_eq!(stats(&ms(&[30, 10, 20])), (ms1(20), ms1(10), ms1(30)));
-        assert_eq!(stats(&ms(&[40, 10, 20, 30])).0, Duration::from_millis(25));
-        assert_eq!(stats(&[]).0, Duration::ZERO);
-    }
 }

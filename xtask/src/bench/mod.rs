@@ -119,6 +119,22 @@ fn release_controllers() -> anyhow::Result<PathBuf> {
     Ok(target_dir().join("release"))
 }
 
+/// Median, min and max.
+pub(super) fn stats(samples: &[Duration]) -> (Duration, Duration, Duration) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let n = sorted.len();
+    if n == 0 {
+        return Default::default();
+    }
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    };
+    (median, sorted[0], sorted[n - 1])
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Which benchmark: kustomize | helm | source | kustomize-controller | loop
@@ -151,5 +167,18 @@ mod tests {
             None
         );
         assert_eq!(parse_time_line("10240"), None);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
+        let ms1 = |m: u64| Duration::from_millis(m);
+        assert_eq!(stats(&ms(&[30, 10, 20])), (ms1(20), ms1(10), ms1(30)));
+        assert_eq!(stats(&ms(&[40, 10, 20, 30])).0, Duration::from_millis(25));
+        assert_eq!(stats(&[]).0, Duration::ZERO);
     }
 }

@@ -28,7 +28,7 @@ use driftless_e2e::source::{
 };
 use driftless_e2e::{TestEnv, TestNamespace};
 
-use super::{measure, target_dir};
+use super::{measure, stats, target_dir};
 
 const FILES: usize = 10_000;
 const REPOSITORIES: usize = 100;
@@ -272,7 +272,6 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
         no_op.push(started.elapsed());
     }
     let packs_fetched = server.http_upload_packs() - packs;
-    no_op.sort();
     // Deleted while the controller runs: its finalizer removes the artifacts.
     ns.delete_and_wait(&env, TIMEOUT).await?;
     drop(controller);
@@ -319,7 +318,7 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     println!();
     println!("| measure | driftless | reference | ratio |");
     println!("|---|---|---|---|");
-    let (ours_med, theirs_med) = (median(&ours), median(&theirs));
+    let (ours_med, theirs_med) = (stats(&ours).0, stats(&theirs).0);
     println!(
         "| time to artifact, {FILES} files (GitRepository created -> Ready) vs git clone --depth 1 ({}) + tar czf ({}); median (min-max) of {ROUNDS} alternating rounds | {} | {} | {:.2}x |",
         spread(&clone_walls),
@@ -332,7 +331,7 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
         "| CPU time to artifact (user+system: the controller process / git clone with its children + tar); median (min-max) | {} | {} | {:.2}x |",
         spread(&ours_cpu),
         spread(&theirs_cpu),
-        ms(median(&ours_cpu)) / ms(median(&theirs_cpu))
+        ms(stats(&ours_cpu).0) / ms(stats(&theirs_cpu).0)
     );
     println!(
         "| artifact size | {:.1} MiB | {:.1} MiB (tar czf) | {:.2}x |",
@@ -341,10 +340,8 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
         artifact_size as f64 / git_size as f64
     );
     println!(
-        "| no-op reconcile (requestedAt -> lastHandledReconcileAt), median of {NO_OP_RUNS} (min {:.0}, max {:.0}) | {:.0} ms | - | - |",
-        ms(no_op[0]),
-        ms(no_op[NO_OP_RUNS - 1]),
-        ms(no_op[NO_OP_RUNS / 2])
+        "| no-op reconcile (requestedAt -> lastHandledReconcileAt), median (min-max) of {NO_OP_RUNS} | {} | - | - |",
+        spread(&no_op)
     );
     println!("| packs fetched by the {NO_OP_RUNS} no-op reconciles | {packs_fetched} | - | - |");
     println!(
@@ -372,22 +369,9 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The median of `samples` (the upper one of an even count).
-fn median(samples: &[Duration]) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
-}
-
 /// `median ms (min-max)`.
 fn spread(samples: &[Duration]) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let min = samples.iter().min().copied().unwrap_or_default();
-    let max = samples.iter().max().copied().unwrap_or_default();
-    format!(
-        "{:.0} ms ({:.0}-{:.0})",
-        ms(median(samples)),
-        ms(min),
-        ms(max)
-    )
+    let (median, min, max) = stats(samples);
+    format!("{:.0} ms ({:.0}-{:.0})", ms(median), ms(min), ms(max))
 }
