@@ -16,7 +16,7 @@
 //! the Kustomizations that use it): [`referencing`] is the mapper for
 //! `Controller::watches`.
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -71,29 +71,7 @@ pub fn controller_for<K>(api: Api<K>, config: watcher::Config) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (reader, stream) = trigger_stream(api, config);
-    Controller::for_stream(stream, reader)
-}
-
-/// The filtered watch stream of [`controller_for`] and its store, for controllers that need
-/// to build the `Controller` themselves.
-pub fn trigger_stream<K>(
-    api: Api<K>,
-    config: watcher::Config,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, config)
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(reconcile_trigger::<K>, Default::default());
-    (reader, stream)
+    controller_waking(api, config, |_, _| Vec::new())
 }
 
 /// A `Controller` for `K` like [`controller_for`] that also reconciles, on every update of
@@ -114,7 +92,7 @@ where
     let (reader, writer) = reflector::store();
     let store = reader.clone();
     // The last reconcile_trigger seen per object: its own updates pass only when that
-    // changes, exactly as `predicate_filter` does in `trigger_stream`.
+    // changes (what kube's `predicate_filter` does, which cannot also let the woken through).
     let mut seen: HashMap<ObjectRef<K>, u64> = HashMap::new();
     let stream = watcher(api, config)
         .default_backoff()
