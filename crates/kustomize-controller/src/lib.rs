@@ -281,13 +281,7 @@ fn dependents_waiting_on(
     updated: &Kustomization,
     store: &Store<Kustomization>,
 ) -> Vec<Arc<Kustomization>> {
-    let ready_now = |k: &Kustomization| {
-        k.status.as_ref().is_some_and(|s| {
-            s.observed_generation == k.metadata.generation
-                && driftless_core::conditions::is_ready(s.conditions.as_deref().unwrap_or_default())
-        })
-    };
-    if !ready_now(updated) {
+    if !resolve::ready_at_generation(updated) {
         return Vec::new();
     }
     let (name, ns) = (updated.name_any(), updated.namespace());
@@ -298,7 +292,7 @@ fn dependents_waiting_on(
             .iter()
             .flatten()
             .any(|d| d.name == name && d.namespace.clone().or_else(|| k.namespace()) == ns);
-        depends && !ready_now(k)
+        depends && !resolve::ready_at_generation(k)
     })
 }
 

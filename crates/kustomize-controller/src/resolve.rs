@@ -45,13 +45,19 @@ pub async fn dependencies(ctx: &Ctx, k: &Kustomization) -> Result<(), Failure> {
             .await
             .map_err(|e| not_ready(&e.to_string()))?
             .ok_or_else(|| not_ready("not found"))?;
-        let status = found.status.unwrap_or_default();
-        let current = status.observed_generation == found.metadata.generation;
-        if !current || !conditions::is_ready(status.conditions.as_deref().unwrap_or_default()) {
+        if !ready_at_generation(&found) {
             return Err(not_ready("not Ready at its current generation"));
         }
     }
     Ok(())
+}
+
+/// Whether `k` is Ready for its current generation: what a dependent waits for.
+pub fn ready_at_generation(k: &Kustomization) -> bool {
+    k.status.as_ref().is_some_and(|s| {
+        s.observed_generation == k.metadata.generation
+            && conditions::is_ready(s.conditions.as_deref().unwrap_or_default())
+    })
 }
 
 /// The source's artifact; `ArtifactFailed` when the source is missing, not Ready or has none.
