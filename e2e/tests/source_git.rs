@@ -1,4 +1,4 @@
-//! The source-controller's Git layer against the real git server (git http-backend behind
+//! The git layer (crates/git) against the real git server (git http-backend behind
 //! HTTP/HTTPS, and OpenSSH's sshd): auth methods, ref kinds, limits, verification, failures.
 
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use driftless_e2e::git_server::{BEARER_TOKEN, GitServer, HTTP_PASSWORD, HTTP_USER, Repo, Signer};
-use driftless_source_controller::git::{
+use driftless_git::{
     CheckedOut, CheckoutOptions, CommitTree, Credentials, GitError, GitRef, Limits, RemoteSpec,
     Resolved, TrustedKeys, VerifyMode, fetch_and_checkout, resolve, verify_signatures,
 };

@@ -40,7 +40,7 @@ pub struct CheckoutOptions {
     /// Size limits.
     pub limits: Limits,
     /// Fetch only: leave the files in Git's object database (pack them with
-    /// [`super::CommitTree`]) instead of writing them out. Ignored with submodules, which
+    /// [`crate::CommitTree`]) instead of writing them out. Ignored with submodules, which
     /// need a work tree.
     pub skip_worktree: bool,
 }

@@ -360,7 +360,7 @@ fn send_error(e: &reqwest::Error) -> git2::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::Credentials;
+    use crate::Credentials;
 
     fn remote(url: &str, pairs: &[(&str, &str)]) -> RemoteSpec {
         let data = pairs

@@ -1,21 +1,28 @@
-//! The Git layer: from a URL, credentials and a `spec.ref` to a checked-out, verified tree.
+//! The git layer: from a URL, credentials and a ref to a checked-out, verified tree, within
+//! size limits and a deadline.
+//!
+//! Used by source-controller (GitRepository), kustomize-controller (remote bases in
+//! `resources:`) and image automation (clone, commit, push), so that every Git access of the
+//! toolkit has the same auth, TLS and known_hosts checks and the same limits.
 //!
 //! ```text
 //!  Secret data ──► Credentials ─┐
-//!  spec.ref ────► GitRef ───────┼─► remote::resolve  (ls-remote: no objects downloaded)
-//!                               │        │ Resolved {refspec, commit?, revision}
-//!                               └─► checkout::fetch_and_checkout (shallow fetch, limits,
-//!                                        │                         sparse, submodules)
+//!  spec.ref ────► GitRef ───────┼─► resolve  (ls-remote: no objects downloaded)
+//!                               │        │ Resolved {plan, commit?, revision}
+//!                               └─► fetch_and_checkout (shallow fetch, limits,
+//!                                        │              sparse, submodules)
 //!                                        ▼
-//!                                   verify::verify_signatures (PGP, commit and/or tag)
+//!                                   verify_signatures (PGP, commit and/or tag)
 //! ```
 //!
-//! Remotes with a `bearerToken` or a TLS client certificate go through [`http`]'s reqwest
+//! Remotes with a `bearerToken` or a TLS client certificate go through `http`'s reqwest
 //! transport (libgit2's own cannot carry them on every request); the others use libgit2's.
+//! Registering that transport is the crate's one `unsafe` call, which is why unsafe code is
+//! denied here rather than forbidden.
 //!
 //! libgit2 (through git2) blocks, so the async entry points run it on the blocking pool under
-//! `spec.timeout`; the same deadline is checked inside libgit2's progress callbacks so that the
-//! blocking thread stops too, not only the future waiting for it.
+//! the remote's timeout; the same deadline is checked inside libgit2's progress callbacks so
+//! that the blocking thread stops too, not only the future waiting for it.
 
 mod auth;
 mod checkout;
@@ -30,10 +37,10 @@ mod verify;
 use std::time::Duration;
 
 pub use auth::{Credentials, ProxyConfig};
-pub use checkout::{CheckedOut, Limits, fetch_and_checkout};
+pub use checkout::{CheckedOut, CheckoutOptions, Limits, fetch_and_checkout};
 pub use known_hosts::KnownHosts;
-pub use refs::{DEFAULT_BRANCH, GitRef, revision, select_semver_tag};
-pub use remote::{FetchPlan, Resolved, Transport, resolve};
+pub use refs::GitRef;
+pub use remote::{FetchPlan, Resolved, resolve};
 pub use tree::CommitTree;
 pub use verify::{TrustedKeys, VerifyMode, verify_signatures};
 
@@ -151,7 +158,7 @@ pub async fn resolve_async(remote: RemoteSpec, reference: GitRef) -> Result<Reso
 pub async fn fetch_and_checkout_async(
     remote: RemoteSpec,
     resolved: Resolved,
-    options: checkout::CheckoutOptions,
+    options: CheckoutOptions,
     dir: std::path::PathBuf,
 ) -> Result<CheckedOut, GitError> {
     let (url, timeout) = (remote.url.clone(), remote.timeout);
@@ -160,5 +167,3 @@ pub async fn fetch_and_checkout_async(
     })
     .await
 }
-
-pub use checkout::CheckoutOptions;
