@@ -39,6 +39,9 @@ pub fn run(args: Args) -> ExitCode {
 fn run_build(args: BuildArgs) -> ExitCode {
     let options = driftless_kustomize::BuildOptions {
         allow_remote_bases: args.allow_remote_bases,
+        // Fetching remote bases is the controller's (crates/kustomize-controller/src/remote.rs);
+        // here an allowed remote base fails as unsupported, naming the entry.
+        remote: None,
         confine_to: args.confine_to,
         root_kustomization: None,
     };

@@ -3,12 +3,14 @@
 //! add content hashes, fix name references, resolve vars and sort.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fieldspec::{CustomConfig, FieldSpec};
 use crate::generators;
 use crate::loader::{Loader, looks_remote};
 use crate::patch::{self, PatchBody};
+use crate::remote::{self, RemoteFetcher, RemoteTarget};
 use crate::replacements;
 use crate::resource::{Origin, Resource};
 use crate::select::Selector;
@@ -22,6 +24,9 @@ use crate::vars;
 pub struct BuildOptions {
     /// Allow `resources` entries that name remote (git/HTTP) bases. Refused when false.
     pub allow_remote_bases: bool,
+    /// Fetches git remote bases when they are allowed; without one they fail the build
+    /// as unsupported. Each remote base is confined to its own checkout.
+    pub remote: Option<Arc<dyn RemoteFetcher>>,
     /// When set, no base, component or file may resolve outside this directory (a
     /// controller passes the unpacked artifact's root here). kustomize's own rule — files
     /// stay inside their kustomization's directory — applies in any case.
@@ -81,8 +86,16 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
         path: dir.to_path_buf(),
         source,
     })?;
+    let confine = match &options.confine_to {
+        Some(limit) => Some(limit.canonicalize().map_err(|source| Error::Io {
+            path: limit.clone(),
+            source,
+        })?),
+        None => None,
+    };
     let mut b = Builder {
         options,
+        confine,
         root: root.clone(),
         stack: Vec::new(),
         config: CustomConfig::default(),
@@ -132,6 +145,9 @@ struct Kust {
 
 struct Builder<'o> {
     options: &'o BuildOptions,
+    /// Where the directories being built must stay (canonical): `confine_to`, or the
+    /// checkout of the remote base being built.
+    confine: Option<PathBuf>,
     /// The built directory (canonical), whose kustomization may come from the options.
     root: PathBuf,
     /// Kustomization directories being built, outermost first (cycle detection).
@@ -292,23 +308,85 @@ fn string_map(k: &Kust, v: Option<&Value>, field: &str) -> Result<Map> {
 
 impl<'o> Builder<'o> {
     fn check_confined(&self, real: &Path) -> Result<()> {
-        match &self.options.confine_to {
-            Some(limit) => {
-                let limit = limit.canonicalize().map_err(|source| Error::Io {
-                    path: limit.clone(),
-                    source,
-                })?;
-                if real.starts_with(&limit) {
-                    Ok(())
-                } else {
-                    Err(Error::OutsideRoot {
-                        path: real.to_path_buf(),
-                        root: limit,
-                    })
-                }
-            }
-            None => Ok(()),
+        match &self.confine {
+            Some(limit) if !real.starts_with(limit) => Err(Error::OutsideRoot {
+                path: real.to_path_buf(),
+                root: limit.clone(),
+            }),
+            _ => Ok(()),
         }
+    }
+
+    /// Fetches the remote `entry` through the caller's fetcher and builds its directory,
+    /// confined to its checkout, into `acc` (a component) or a fresh accumulator (a base).
+    fn accumulate_remote(
+        &mut self,
+        k: &Kust,
+        entry: &str,
+        acc: &mut Acc,
+        is_component: bool,
+    ) -> Result<()> {
+        let url = || entry.to_string();
+        if !self.options.allow_remote_bases {
+            return Err(Error::RemoteRefused { url: url() });
+        }
+        let base = match remote::parse(entry) {
+            Ok(RemoteTarget::Git(base)) => base,
+            Ok(RemoteTarget::File(_)) => return Err(Error::RemoteFileUnsupported { url: url() }),
+            Err(message) => {
+                return Err(Error::RemoteInvalid {
+                    url: url(),
+                    message,
+                });
+            }
+        };
+        let fetcher = self
+            .options
+            .remote
+            .clone()
+            .ok_or_else(|| Error::RemoteUnsupported { url: url() })?;
+        let checkout = fetcher
+            .fetch_git(&base)
+            .map_err(|message| Error::RemoteFetch {
+                url: url(),
+                message,
+            })?;
+        let checkout = checkout.canonicalize().map_err(|source| Error::Io {
+            path: checkout.clone(),
+            source,
+        })?;
+        let not_found = |what: &str| Error::RemoteFetch {
+            url: url(),
+            message: format!("the repository has no {what} at {:?}", base.path),
+        };
+        let dir = checkout
+            .join(&base.path)
+            .canonicalize()
+            .map_err(|_| not_found("directory"))?;
+        if !dir.starts_with(&checkout) {
+            return Err(Error::OutsideRoot {
+                path: dir,
+                root: checkout,
+            });
+        }
+        if !dir.is_dir() || find_kustomization_file(&dir).is_none() {
+            return Err(not_found("kustomization"));
+        }
+        let outer = self.confine.replace(checkout);
+        let result = if is_component {
+            self.accumulate(&dir, acc, true).map(drop)
+        } else {
+            let mut sub = Acc::default();
+            self.accumulate(&dir, &mut sub, false).and_then(|_| {
+                for r in sub.resources {
+                    append(&k.file, acc, r)?;
+                }
+                acc.vars.extend(sub.vars);
+                Ok(())
+            })
+        };
+        self.confine = outer;
+        result
     }
 
     /// The options' top kustomization when `dir` is the built directory.
@@ -372,6 +450,10 @@ impl<'o> Builder<'o> {
         }
         for comp in str_list(&k, "components")? {
             let path = dir.join(&comp);
+            if !path.exists() && looks_remote(&comp) {
+                self.accumulate_remote(&k, &comp, acc, true)?;
+                continue;
+            }
             let real = path.canonicalize().map_err(|_| Error::MissingResource {
                 path: path.clone(),
                 reason: "component directory not found".into(),
@@ -610,15 +692,7 @@ impl<'o> Builder<'o> {
     ) -> Result<()> {
         let path = k.dir.join(entry);
         if !path.exists() && looks_remote(entry) {
-            return Err(if self.options.allow_remote_bases {
-                Error::RemoteUnsupported {
-                    url: entry.to_string(),
-                }
-            } else {
-                Error::RemoteRefused {
-                    url: entry.to_string(),
-                }
-            });
+            return self.accumulate_remote(k, entry, acc, false);
         }
         let real = path.canonicalize().map_err(|e| Error::MissingResource {
             path: path.clone(),

@@ -30,6 +30,15 @@ pub enum Error {
     RemoteRefused { url: String },
     #[error("remote resource '{url}': fetching remote bases is not supported by this build")]
     RemoteUnsupported { url: String },
+    #[error("remote resource '{url}': {message}")]
+    RemoteInvalid { url: String, message: String },
+    #[error(
+        "remote file '{url}' refused: only git remote bases are fetched; add the file to the \
+         source, or name its repository as a base (https://host/org/repo//dir?ref=v1)"
+    )]
+    RemoteFileUnsupported { url: String },
+    #[error("fetching remote base '{url}': {message}")]
+    RemoteFetch { url: String, message: String },
     #[error("{context}: may not add resource with an already registered id: {id}")]
     DuplicateId { context: String, id: String },
     #[error("{context}: {message}")]

@@ -6,6 +6,8 @@
 //!
 //! ```text
 //!  kustomization.yaml ──load──▶ resources ◀── bases (recursive build) / files
+//!                                   │   ◀── remote git bases (fetched by the caller's
+//!                                   │       RemoteFetcher, then built like local ones)
 //!                                   │   ◀── components (act on the accumulated set)
 //!                                   ▼
 //!                        generators (ConfigMap/Secret)
@@ -23,6 +25,7 @@ mod generators;
 mod jsonpatch;
 mod loader;
 mod patch;
+mod remote;
 mod replacements;
 mod resource;
 mod select;
@@ -35,6 +38,7 @@ pub mod yaml;
 
 pub use build::{BuildOptions, KUSTOMIZATION_FILE_NAMES, build};
 pub use error::{Error, Result};
+pub use remote::{RemoteBase, RemoteFetcher, RemoteTarget};
 pub use resource::Resource;
 pub use select::Selector;
 pub use value::{Map, Value};
