@@ -396,6 +396,14 @@ impl Repo<'_> {
         self.server.git(Some(&self.work), args)
     }
 
+    /// Let anyone fetch this repository over HTTP(S) without credentials, as from a public
+    /// host (what kustomize remote bases, which carry no Secret, need); pushing still needs
+    /// them. Marked by git's own `git-daemon-export-ok` file in the bare repository.
+    pub fn make_public(&self) -> Result<()> {
+        std::fs::write(self.bare.join(PUBLIC_MARK), b"")?;
+        Ok(())
+    }
+
     /// Write `files` (path, content) into the working copy; no commit.
     pub fn write_files(&self, files: &[(&str, &[u8])]) -> Result<()> {
         for (path, content) in files {
@@ -573,6 +581,23 @@ fn text_response(status: StatusCode, text: &str) -> Response<Body> {
     resp
 }
 
+/// The file in a bare repository that [`Repo::make_public`] writes.
+const PUBLIC_MARK: &str = "git-daemon-export-ok";
+
+/// A fetch (never a push) from a repository marked public.
+fn public_fetch(req: &Request<Incoming>, root: &Path) -> bool {
+    let path = req.uri().path();
+    let fetch = path.ends_with("/git-upload-pack")
+        || (path.ends_with("/info/refs") && req.uri().query() == Some("service=git-upload-pack"));
+    let repo = path
+        .trim_start_matches('/')
+        .split_once(".git/")
+        .map(|(repo, _)| format!("{repo}.git"));
+    fetch
+        && !path.contains("..")
+        && repo.is_some_and(|repo| root.join(repo).join(PUBLIC_MARK).is_file())
+}
+
 /// Accept `Basic flux:<password>` or `Bearer <token>`.
 fn authorized(req: &Request<Incoming>) -> bool {
     let Some(value) = req
@@ -600,7 +625,7 @@ async fn handle(
     stats: Arc<Stats>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     stats.requests.fetch_add(1, Ordering::SeqCst);
-    if !authorized(&req) {
+    if !authorized(&req) && !public_fetch(&req, &root) {
         let mut resp = text_response(StatusCode::UNAUTHORIZED, "authentication required\n");
         resp.headers_mut().insert(
             hyper::header::WWW_AUTHENTICATE,

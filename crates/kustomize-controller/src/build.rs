@@ -4,6 +4,7 @@
 use crate::{
     Ctx,
     error::Failure,
+    remote::GitRemoteBases,
     substitute::{SUBSTITUTE_ANNOTATION, substitute},
 };
 use driftless_api::kustomize::{Kustomization, SubstituteStrategy};
@@ -14,6 +15,7 @@ use kube::{Api, ResourceExt};
 use std::{
     collections::BTreeMap,
     path::{Component, Path},
+    sync::Arc,
 };
 
 /// Labels Flux puts on every applied object (and prunes by).
@@ -53,8 +55,18 @@ pub async fn objects(
     }
     let (file, text) = kustomization_text(&dir).map_err(build_failed)?;
     let text = overlay(&file, &text, k).map_err(build_failed)?;
+    let remote: Option<Arc<dyn kz::RemoteFetcher>> = if ctx.no_remote_bases {
+        None
+    } else {
+        Some(Arc::new(GitRemoteBases::new(
+            (k.namespace().unwrap_or_default(), k.name_any()),
+            &ctx.cache_dir,
+            driftless_git::Limits::default(),
+        )))
+    };
     let options = kz::BuildOptions {
         allow_remote_bases: !ctx.no_remote_bases,
+        remote,
         confine_to: Some(root.to_path_buf()),
         root_kustomization: Some(text),
     };

@@ -7,7 +7,8 @@
 //!      │                                                                         reconciles)
 //!      ▼ reconcile, one file a step:
 //!  resolve.rs (dependsOn, source) → fetch.rs (artifact, once per digest)
-//!    → build.rs (kustomize + overlay + postBuild substitution + labels)
+//!    → build.rs (kustomize + overlay + postBuild substitution + labels;
+//!                remote.rs: remote bases through the git layer)
 //!    → apply.rs (dry-run, stages, prune, health; drift.rs: spec.ignore per object)
 //!    → status.rs (conditions, inventory, history.rs, events; gotk_* metrics in lib.rs)
 //! ```
@@ -23,6 +24,7 @@ mod error;
 mod features;
 mod fetch;
 mod history;
+mod remote;
 mod resolve;
 mod status;
 pub mod substitute;

@@ -326,7 +326,7 @@ impl<'o> Builder<'o> {
         acc: &mut Acc,
         is_component: bool,
     ) -> Result<()> {
-        let url = || entry.to_string();
+        let url = || remote::redact(entry);
         if !self.options.allow_remote_bases {
             return Err(Error::RemoteRefused { url: url() });
         }

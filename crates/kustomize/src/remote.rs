@@ -36,6 +36,29 @@ pub struct RemoteBase {
     pub submodules: bool,
 }
 
+impl RemoteBase {
+    /// [`Self::repo_url`] without a password (`https://user:***@host/…`), for logs and
+    /// messages: a kustomization in Git may embed credentials in the URL.
+    pub fn display_url(&self) -> String {
+        redact(&self.repo_url)
+    }
+}
+
+/// `url` with the password of its userinfo, if any, replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 /// What a remote-looking entry names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteTarget {
@@ -343,6 +366,20 @@ mod tests {
         assert_eq!(
             git("https://host/r//d?timeout=1.5s").timeout,
             Some(Duration::from_millis(1500))
+        );
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("https://bot:t0ken@host/org/repo//dir?ref=v1"),
+            "https://bot:***@host/org/repo//dir?ref=v1"
+        );
+        assert_eq!(redact("ssh://git@host/org/repo"), "ssh://git@host/org/repo");
+        assert_eq!(redact("git@host:org/repo"), "git@host:org/repo");
+        assert_eq!(
+            git("https://bot:t0ken@host/org/repo//dir").display_url(),
+            "https://bot:***@host/org/repo"
         );
     }
 
