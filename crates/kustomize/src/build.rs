@@ -171,20 +171,39 @@ fn relative(from: &Path, to: &Path) -> String {
 }
 
 fn add_origin_annotation(r: &mut Resource, root: &Path) {
-    let text = match &r.origin {
-        Some(Origin::File(path)) => format!("path: {}\n", relative(root, path)),
-        Some(Origin::Generator {
-            kustomization,
-            kind,
-        }) => format!(
-            "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
-            relative(root, kustomization)
-        ),
-        None => return,
+    let Some(text) = r.origin.as_ref().map(|o| origin_text(o, root, "")) else {
+        return;
     };
     let meta = r.metadata_mut();
     if let Value::Map(ann) = meta.entry_or("annotations", Value::new_map) {
         ann.insert("config.kubernetes.io/origin", Value::String(text));
+    }
+}
+
+/// kustomize's origin annotation, fields in its order: path, repo, ref, configuredIn,
+/// configuredBy (`repo_lines` are the repo and ref of a remote base).
+fn origin_text(origin: &Origin, root: &Path, repo_lines: &str) -> String {
+    match origin {
+        Origin::File(path) => format!("path: {}\n{repo_lines}", relative(root, path)),
+        Origin::Generator {
+            kustomization,
+            kind,
+        } => format!(
+            "{repo_lines}configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+            relative(root, kustomization)
+        ),
+        Origin::Remote {
+            repo,
+            reference,
+            checkout,
+            inner,
+        } => {
+            let mut lines = format!("repo: {repo}\n");
+            if let Some(reference) = reference {
+                lines.push_str(&format!("ref: {reference}\n"));
+            }
+            origin_text(inner, checkout, &lines)
+        }
     }
 }
 
@@ -372,13 +391,29 @@ impl<'o> Builder<'o> {
         if !dir.is_dir() || find_kustomization_file(&dir).is_none() {
             return Err(not_found("kustomization"));
         }
-        let outer = self.confine.replace(checkout);
+        let outer = self.confine.replace(checkout.clone());
+        // Origins inside the checkout (a temporary directory) are told as repo + ref + path,
+        // as kustomize tells them; only the first remote base an object came through counts.
+        let mark = |r: &mut Resource| {
+            if let Some(inner) = r.origin.take_if(|o| !matches!(o, Origin::Remote { .. })) {
+                r.origin = Some(Origin::Remote {
+                    repo: base.display_url(),
+                    reference: base.reference.clone(),
+                    checkout: checkout.clone(),
+                    inner: Box::new(inner),
+                });
+            }
+        };
         let result = if is_component {
-            self.accumulate(&dir, acc, true).map(drop)
+            let before = acc.resources.len();
+            self.accumulate(&dir, acc, true).map(|_| {
+                acc.resources[before..].iter_mut().for_each(mark);
+            })
         } else {
             let mut sub = Acc::default();
             self.accumulate(&dir, &mut sub, false).and_then(|_| {
-                for r in sub.resources {
+                for mut r in sub.resources {
+                    mark(&mut r);
                     append(&k.file, acc, r)?;
                 }
                 acc.vars.extend(sub.vars);

@@ -25,6 +25,13 @@ pub(crate) enum Origin {
         kustomization: std::path::PathBuf,
         kind: &'static str,
     },
+    /// From a remote base: `inner` is relative to `checkout`, which stands for `repo` at `reference`.
+    Remote {
+        repo: String,
+        reference: Option<String>,
+        checkout: std::path::PathBuf,
+        inner: Box<Origin>,
+    },
 }
 
 /// Kinds the namespace transformer leaves alone (cluster-scoped built-in types).

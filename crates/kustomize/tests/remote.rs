@@ -198,3 +198,39 @@ fn refusals_and_failures_name_the_entry() {
         );
     }
 }
+
+#[test]
+fn origin_annotations_name_the_repository_not_the_checkout() {
+    // The annotations `kubectl kustomize` (v5.5) writes for the same tree cloned from a
+    // file:// URL: path in the repository, repo, ref; repo and ref before configuredIn.
+    let mut files = with_app(
+        "resources:\n- https://bot:t0ken@git.example.com/org/shared.git//deploy?ref=v1\n\
+         - https://git.example.com/org/gen//app\nbuildMetadata: [originAnnotations]\n",
+    );
+    files.push((
+        "repos/gen/app/kustomization.yaml",
+        "configMapGenerator:\n- name: gen\n  literals: [a=b]\n",
+    ));
+    let f = Fixture::new(&files);
+    let built = build(&f.tmp.path().join("artifact/app"), &f.options()).expect("builds");
+    let origins: Vec<_> = built
+        .iter()
+        .map(|r| {
+            r.object()
+                .get_str(&["metadata", "annotations", "config.kubernetes.io/origin"])
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    let remote = "repo: https://bot:***@git.example.com/org/shared.git\nref: v1\n";
+    assert_eq!(
+        origins,
+        [
+            format!("path: common/sa.yaml\n{remote}"),
+            format!("path: deploy/cm.yaml\n{remote}"),
+            "repo: https://git.example.com/org/gen\nconfiguredIn: app/kustomization.yaml\n\
+             configuredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n"
+                .to_owned(),
+        ]
+    );
+}
