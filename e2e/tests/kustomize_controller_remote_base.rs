@@ -3,6 +3,7 @@
 //! Secret); kustomize-controller fetches it through the git layer and applies its objects. With
 //! `--no-remote-bases` the same source is refused. Real control plane, real source-controller.
 
+use std::net::TcpListener;
 use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
@@ -15,8 +16,9 @@ use kube::Api;
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The shared repository: `deploy/` at tag `v1` says `version: v1`; `main` has moved on to
-/// `v2`. Returns the source repository's URL.
-fn repositories(server: &GitServer) -> anyhow::Result<String> {
+/// `v2`. `stalled` is a server that accepts connections and never answers. Returns the
+/// source repository's URL.
+fn repositories(server: &GitServer, stalled: &TcpListener) -> anyhow::Result<String> {
     let shared = server.create_repo("shared")?;
     shared.make_public()?;
     let base = |version: &str| {
@@ -44,6 +46,10 @@ fn repositories(server: &GitServer) -> anyhow::Result<String> {
     // The `.git` segment ends the repository too; no ref: the default branch.
     let head = format!("resources:\n- {shared_url}/deploy\nnameSuffix: -head\n");
     let missing = format!("resources:\n- {shared_url}//deploy?ref=no-such-ref\n");
+    let stalled = format!(
+        "resources:\n- http://{}/stalled.git//deploy?timeout=2s\n",
+        stalled.local_addr()?
+    );
     app.commit(
         &[
             ("pinned/kustomization.yaml", pinned.as_bytes()),
@@ -53,6 +59,7 @@ fn repositories(server: &GitServer) -> anyhow::Result<String> {
             ),
             ("head/kustomization.yaml", head.as_bytes()),
             ("missing/kustomization.yaml", missing.as_bytes()),
+            ("stalled/kustomization.yaml", stalled.as_bytes()),
         ],
         "app",
     )?;
@@ -94,7 +101,8 @@ fn version(cm: &ConfigMap) -> Option<&str> {
 async fn remote_bases_are_fetched_at_their_ref_and_applied() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = GitServer::start()?;
-    let app_url = repositories(&server)?;
+    let stalled = TcpListener::bind("127.0.0.1:0")?;
+    let app_url = repositories(&server, &stalled)?;
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-remote").await?;
@@ -104,6 +112,7 @@ async fn remote_bases_are_fetched_at_their_ref_and_applied() -> anyhow::Result<(
     create(&api, &ns, "pinned", "./pinned").await?;
     create(&api, &ns, "head", "./head").await?;
     create(&api, &ns, "missing", "./missing").await?;
+    create(&api, &ns, "stalled", "./stalled").await?;
 
     let ready = |k: &Kustomization| condition(k, "Ready").is_some_and(|c| c.0 == "True");
     for name in ["pinned", "head"] {
@@ -133,6 +142,11 @@ async fn remote_bases_are_fetched_at_their_ref_and_applied() -> anyhow::Result<(
         "{message}"
     );
 
+    // The deadline (?timeout=) ends a fetch from a server that never answers.
+    let k = wait::wait_for(&api, "stalled", TIMEOUT, "time out", build_failed).await?;
+    let (_, _, message) = condition(&k, "Ready").unwrap_or_default();
+    assert!(message.contains("timed out"), "{message}");
+
     controllers.kustomize.ensure_running()?;
     controllers.source.ensure_running()?;
     Ok(())
@@ -142,7 +156,8 @@ async fn remote_bases_are_fetched_at_their_ref_and_applied() -> anyhow::Result<(
 async fn no_remote_bases_refuses_them() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = GitServer::start()?;
-    let app_url = repositories(&server)?;
+    let stalled = TcpListener::bind("127.0.0.1:0")?;
+    let app_url = repositories(&server, &stalled)?;
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-no-remote").await?;

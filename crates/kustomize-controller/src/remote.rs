@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use driftless_git::{
-    CheckoutOptions, Credentials, GitError, GitRef, Limits, RemoteSpec, fetch_and_checkout, resolve,
+    CheckoutOptions, Credentials, GitError, GitRef, Limits, RemoteSpec, fetch_and_checkout_async,
+    resolve_async,
 };
 use driftless_kustomize::{RemoteBase, RemoteFetcher};
 
@@ -26,21 +27,26 @@ pub struct GitRemoteBases {
     /// Where the checkouts go (the controller's cache directory).
     parent: PathBuf,
     limits: Limits,
+    /// The controller's runtime: the git layer's async entry points give up at the deadline
+    /// even when libgit2 sits in a read that no callback interrupts.
+    runtime: tokio::runtime::Handle,
     /// Checkouts of this build by (clone URL, ref).
     checkouts: Mutex<HashMap<(String, Option<String>), tempfile::TempDir>>,
 }
 
 impl GitRemoteBases {
+    /// Called on the controller's runtime; the build that uses it runs in `block_in_place`.
     pub fn new(owner: (String, String), parent: &Path, limits: Limits) -> Self {
         Self {
             owner,
+            runtime: tokio::runtime::Handle::current(),
             parent: parent.to_path_buf(),
             limits,
             checkouts: Mutex::default(),
         }
     }
 
-    fn checkout(&self, base: &RemoteBase) -> Result<tempfile::TempDir, GitError> {
+    async fn checkout(&self, base: &RemoteBase) -> Result<tempfile::TempDir, GitError> {
         // Remote bases carry no Secret (Flux's neither): public HTTPS, or SSH refused by
         // the missing known_hosts rather than trusted blindly.
         let remote = RemoteSpec {
@@ -49,15 +55,16 @@ impl GitRemoteBases {
             proxy: None,
             timeout: base.timeout.unwrap_or(DEFAULT_TIMEOUT),
         };
+        let resolve = |r: GitRef| resolve_async(remote.clone(), r);
         let resolved = match base.reference.as_deref() {
-            None => resolve(&remote, &GitRef::Name("HEAD".into()))?,
-            Some(sha) if sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()) => resolve(
-                &remote,
-                &GitRef::from_spec(None, None, None, None, Some(sha))?,
-            )?,
+            None => resolve(GitRef::Name("HEAD".into())).await?,
+            Some(sha) if sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()) => {
+                resolve(GitRef::from_spec(None, None, None, None, Some(sha))?).await?
+            }
             // kustomize's `ref` is whatever `git fetch` takes: a branch, else a tag.
-            Some(name) => match resolve(&remote, &GitRef::Branch(name.to_owned())) {
-                Err(GitError::RefNotFound { .. }) => resolve(&remote, &GitRef::Tag(name.into()))
+            Some(name) => match resolve(GitRef::Branch(name.to_owned())).await {
+                Err(GitError::RefNotFound { .. }) => resolve(GitRef::Tag(name.into()))
+                    .await
                     .map_err(|e| match e {
                         GitError::RefNotFound { url, .. } => GitError::RefNotFound {
                             kind: "branch or tag",
@@ -81,7 +88,8 @@ impl GitRemoteBases {
             limits: self.limits,
             ..CheckoutOptions::default()
         };
-        let checked = fetch_and_checkout(&remote, &resolved, &options, dir.path())?;
+        let checked =
+            fetch_and_checkout_async(remote, resolved, options, dir.path().to_owned()).await?;
         tracing::info!(
             kind = "Kustomization",
             namespace = %self.owner.0,
@@ -105,7 +113,7 @@ impl RemoteFetcher for GitRemoteBases {
         if let Some(dir) = checkouts.get(&key) {
             return Ok(dir.path().to_path_buf());
         }
-        let dir = self.checkout(base).map_err(|e| {
+        let dir = self.runtime.block_on(self.checkout(base)).map_err(|e| {
             // GitError names the clone URL as given; keep a password out of the status.
             e.to_string().replace(&base.repo_url, &base.display_url())
         })?;
