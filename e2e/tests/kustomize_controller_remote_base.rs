@@ -46,6 +46,8 @@ fn repositories(server: &GitServer, stalled: &TcpListener) -> anyhow::Result<Str
     // The `.git` segment ends the repository too; no ref: the default branch.
     let head = format!("resources:\n- {shared_url}/deploy\nnameSuffix: -head\n");
     let missing = format!("resources:\n- {shared_url}//deploy?ref=no-such-ref\n");
+    // This very repository, which needs the credentials remote bases do not have.
+    let private = format!("resources:\n- {}//pinned\n", server.http_url("app"));
     let stalled = format!(
         "resources:\n- http://{}/stalled.git//deploy?timeout=2s\n",
         stalled.local_addr()?
@@ -60,6 +62,7 @@ fn repositories(server: &GitServer, stalled: &TcpListener) -> anyhow::Result<Str
             ("head/kustomization.yaml", head.as_bytes()),
             ("missing/kustomization.yaml", missing.as_bytes()),
             ("stalled/kustomization.yaml", stalled.as_bytes()),
+            ("private/kustomization.yaml", private.as_bytes()),
         ],
         "app",
     )?;
@@ -113,6 +116,7 @@ async fn remote_bases_are_fetched_at_their_ref_and_applied() -> anyhow::Result<(
     create(&api, &ns, "head", "./head").await?;
     create(&api, &ns, "missing", "./missing").await?;
     create(&api, &ns, "stalled", "./stalled").await?;
+    create(&api, &ns, "private", "./private").await?;
 
     let ready = |k: &Kustomization| condition(k, "Ready").is_some_and(|c| c.0 == "True");
     for name in ["pinned", "head"] {
@@ -141,6 +145,10 @@ async fn remote_bases_are_fetched_at_their_ref_and_applied() -> anyhow::Result<(
         message.contains("no-such-ref") && message.contains("not found"),
         "{message}"
     );
+
+    let k = wait::wait_for(&api, "private", TIMEOUT, "need credentials", build_failed).await?;
+    let (_, _, message) = condition(&k, "Ready").unwrap_or_default();
+    assert!(message.contains("requires credentials"), "{message}");
 
     // The deadline (?timeout=) ends a fetch from a server that never answers.
     let k = wait::wait_for(&api, "stalled", TIMEOUT, "time out", build_failed).await?;

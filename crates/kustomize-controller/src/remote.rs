@@ -113,12 +113,63 @@ impl RemoteFetcher for GitRemoteBases {
         if let Some(dir) = checkouts.get(&key) {
             return Ok(dir.path().to_path_buf());
         }
-        let dir = self.runtime.block_on(self.checkout(base)).map_err(|e| {
-            // GitError names the clone URL as given; keep a password out of the status.
-            e.to_string().replace(&base.repo_url, &base.display_url())
-        })?;
+        if base.repo_url.starts_with("ssh://") {
+            return Err(format!(
+                "{} is an SSH URL, which needs a key and known_hosts that remote bases cannot \
+                 carry: use its public https:// URL, or a GitRepository (spec.include)",
+                base.display_url()
+            ));
+        }
+        let dir = self
+            .runtime
+            .block_on(self.checkout(base))
+            .map_err(|e| match e {
+                GitError::AuthFailed { .. } => format!(
+                    "{} requires credentials, and remote bases are fetched without any: make \
+                     the repository public, or use a GitRepository (spec.include)",
+                    base.display_url()
+                ),
+                // GitError names the clone URL as given; keep a password out of the status.
+                other => other
+                    .to_string()
+                    .replace(&base.repo_url, &base.display_url()),
+            })?;
         let path = dir.path().to_path_buf();
         checkouts.insert(key, dir);
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(url: &str) -> RemoteBase {
+        RemoteBase {
+            raw: format!("{url}//deploy"),
+            repo_url: url.to_owned(),
+            path: "deploy".into(),
+            reference: None,
+            timeout: None,
+            submodules: true,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn ssh_remote_bases_are_refused_before_any_connection() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let fetcher =
+            GitRemoteBases::new(("ns".into(), "k".into()), parent.path(), Limits::default());
+        // Port 9 (discard): nothing is contacted, the refusal comes first.
+        let err = tokio::task::block_in_place(|| {
+            fetcher.fetch_git(&base("ssh://git@127.0.0.1:9/org/repo"))
+        })
+        .expect_err("refused");
+        assert!(err.contains("SSH URL") && err.contains("https://"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(parent.path()).expect("read").count(),
+            0,
+            "no checkout directory was made"
+        );
     }
 }
