@@ -8,7 +8,7 @@
 //! ```text
 //!  Secret data ──► Credentials ─┐
 //!  spec.ref ────► GitRef ───────┼─► resolve  (ls-remote: no objects downloaded)
-//!                               │        │ Resolved {plan, commit?, revision}
+//!                               │        │ Resolved {what to fetch, commit?, revision}
 //!                               └─► fetch_and_checkout (shallow fetch, limits,
 //!                                        │              sparse, submodules)
 //!                                        ▼
@@ -40,7 +40,7 @@ pub use auth::{Credentials, ProxyConfig};
 pub use checkout::{CheckedOut, CheckoutOptions, Limits, fetch_and_checkout};
 pub use known_hosts::KnownHosts;
 pub use refs::GitRef;
-pub use remote::{FetchPlan, Resolved, resolve};
+pub use remote::{Resolved, resolve};
 pub use tree::CommitTree;
 pub use verify::{TrustedKeys, VerifyMode, verify_signatures};
 

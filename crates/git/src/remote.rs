@@ -300,7 +300,7 @@ pub struct FetchPlan {
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// What to fetch.
-    pub plan: FetchPlan,
+    pub(crate) plan: FetchPlan,
     /// The commit the ref points at now (None when it can only be known by fetching).
     pub commit: Option<git2::Oid>,
     /// The revision label (`main`, `v1.2.3`, `refs/pull/1/head`), None for a bare commit.
