@@ -762,46 +762,16 @@ struct Tls {
 }
 
 fn generate_tls() -> Result<Tls> {
-    let ca_key = rcgen::KeyPair::generate()?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "driftless test CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-
-    let key = rcgen::KeyPair::generate()?;
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "127.0.0.1");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer)?;
-
-    let client_key = rcgen::KeyPair::generate()?;
-    let mut client_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    client_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "driftless test client");
-    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let client_cert = client_params.signed_by(&client_key, &issuer)?;
-
+    let pki = crate::pki::generate()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = vec![cert.der().clone()];
-    let server_key = || rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let chain = vec![pki.server_cert_der.clone().into()];
+    let server_key = || rustls::pki_types::PrivateKeyDer::Pkcs8(pki.server_key_der.clone().into());
     let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain.clone(), server_key())?;
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca_cert.der().clone())?;
+    roots.add(pki.ca_der.clone().into())?;
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
@@ -812,11 +782,11 @@ fn generate_tls() -> Result<Tls> {
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, server_key())?;
     Ok(Tls {
-        ca_pem: ca_cert.pem(),
+        ca_pem: pki.ca_pem,
         server: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         mutual: tokio_rustls::TlsAcceptor::from(Arc::new(mutual)),
-        client_cert_pem: client_cert.pem(),
-        client_key_pem: client_key.serialize_pem(),
+        client_cert_pem: pki.client_cert_pem,
+        client_key_pem: pki.client_key_pem,
     })
 }
 

@@ -5,7 +5,8 @@
 //!     │                                  CRDs from config/crd/bases applied once per process)
 //!     ├── env.namespace("gc") ─────────▶ TestNamespace: unique name, deleted when dropped
 //!     ├── ControllerProcess::start() ──▶ a controller binary, log in <target>/e2e-logs/
-//!     └── wait::wait_for(&api, name, …) ▶ polls; a timeout error prints the object's status
+//!     ├── wait::wait_for(&api, name, …) ▶ polls; a timeout error prints the object's status
+//!     └── GitServer / Registry / HelmRepo ▶ real servers on loopback, stopped when dropped
 //! ```
 //!
 //! Every e2e test needs only `TestEnv::get().await?`: it finds the cluster through
@@ -22,7 +23,10 @@ mod controller;
 mod env;
 pub mod flux;
 pub mod git_server;
+pub mod helm_repo;
 mod namespace;
+mod pki;
+pub mod registry;
 pub mod sample;
 pub mod source;
 pub mod wait;

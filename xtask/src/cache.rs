@@ -45,6 +45,20 @@ pub fn helm_binary() -> anyhow::Result<PathBuf> {
     go_install("helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, "helm")
 }
 
+/// The OCI distribution registry the e2e tests push to and pull from (`registry` of
+/// `github.com/distribution/distribution/v3`; v3.1.2 installs with plain `go install`).
+pub const REGISTRY_VERSION: &str = "v3.1.2";
+
+/// Builds (once, with Go) and returns the pinned distribution `registry` binary.
+pub fn registry_binary() -> anyhow::Result<PathBuf> {
+    go_install(
+        "registry",
+        "github.com/distribution/distribution/v3/cmd/registry",
+        REGISTRY_VERSION,
+        "registry",
+    )
+}
+
 /// Builds a Go command that has no `replace` directives (helm, kwok, …) with `go install
 /// <package>@<version>` into the cache, once, and returns the binary's path.
 ///

@@ -25,6 +25,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // start rather than inside two of them at the same time.
     let helm = crate::cache::helm_binary()?;
     eprintln!("xtask test: helm at {}", helm.display());
+    // Likewise the OCI registry the registry e2e tests run.
+    let registry = crate::cache::registry_binary()?;
+    eprintln!("xtask test: OCI registry at {}", registry.display());
     let running = super::cluster::runtime()?.block_on(cluster::up(&layout))?;
     eprintln!(
         "xtask test: control plane at {} ({})",
