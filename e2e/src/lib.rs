@@ -29,6 +29,7 @@ mod pki;
 pub mod registry;
 pub mod sample;
 pub mod source;
+pub mod tcp_fault;
 pub mod wait;
 
 /// The pinned `helm` CLI (built into the cache with Go on first use), for interop tests.

@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result, ensure};
 use bytes::Bytes;
 use driftless_e2e::helm_repo::{self, HELM_REPO_PASSWORD, HELM_REPO_USER, HelmRepo};
 use driftless_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions};
+use driftless_e2e::tcp_fault::{Fault, TcpFault};
 use driftless_oci::{
     Artifact, Blob, ClientOptions, Credentials, Error, FLUX_CONFIG_MEDIA_TYPE,
     FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_CONFIG_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE, Manifest,
@@ -321,7 +322,7 @@ async fn wrong_layer_types_and_oversized_blobs_are_refused() -> Result<()> {
     assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
     assert!(!dest.exists(), "no file for a refused blob");
 
-    // A manifest that understates the size: the bytes on the wire are counted.
+    // A manifest that understates the size: the registry's Content-Length is checked too.
     let mut lying = layer.clone();
     lying.size = 10;
     let err = client
@@ -383,8 +384,8 @@ async fn tls_with_the_fixture_ca_and_refused_without() -> Result<()> {
         .expect_err("unknown CA");
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
     assert!(
-        err.to_string().to_lowercase().contains("certificate"),
-        "the message names the certificate problem: {err}"
+        err.to_string().contains("certificate") && err.to_string().contains("ca.crt"),
+        "the message names the certificate problem and the fix: {err}"
     );
 
     let client = RegistryClient::new(&plain(), &credentials)?;
@@ -410,6 +411,57 @@ async fn a_dead_registry_is_a_network_error() -> Result<()> {
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
     assert_eq!(err.reason(), "OCIArtifactPullFailed");
     assert!(err.to_string().contains(&registry.host()), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_registry_that_dies_or_stalls_mid_blob_leaves_no_file() -> Result<()> {
+    let registry = Registry::anonymous()?;
+    let client = anonymous(&plain())?;
+    let content: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let direct = Repository::parse(&registry.oci_url("flaky"))?;
+    client.push(&direct, "v1", &flux_artifact(&content)).await?;
+    let upstream = registry.host().parse()?;
+    let work = tempfile::tempdir()?;
+    let dest = work.path().join("layer");
+
+    // The manifest (a few hundred bytes) gets through; the 2 MiB blob does not.
+    let budget = 256 * 1024;
+    for (fault, timeout) in [
+        (Fault::CutAfter(budget), None),
+        (
+            Fault::StallAfter(budget),
+            Some(std::time::Duration::from_secs(3)),
+        ),
+    ] {
+        let relay = TcpFault::start(upstream, fault)?;
+        let repo = Repository::parse(&format!("oci://{}/flaky", relay.host()))?;
+        let client = RegistryClient::new(
+            &ClientOptions { timeout, ..plain() },
+            &Credentials::Anonymous,
+        )?;
+        let fetched = client.fetch_manifest(&repo, "v1").await?;
+        let layer = driftless_oci::select_layer(image(&fetched)?, None)?;
+        let err = client
+            .fetch_blob(&repo, layer, &dest, 10 * 1024 * 1024)
+            .await
+            .expect_err("the transfer breaks");
+        assert!(matches!(err, Error::Network { .. }), "{fault:?}: {err:?}");
+        assert_eq!(err.reason(), "OCIArtifactPullFailed");
+        assert_eq!(
+            std::fs::read_dir(work.path())?.count(),
+            0,
+            "{fault:?}: neither the file nor a partial one is left"
+        );
+    }
+
+    // The same blob straight from the registry is whole and verified.
+    let fetched = client.fetch_manifest(&direct, "v1").await?;
+    let layer = driftless_oci::select_layer(image(&fetched)?, None)?;
+    client
+        .fetch_blob(&direct, layer, &dest, 10 * 1024 * 1024)
+        .await?;
+    assert_eq!(std::fs::read(&dest)?, content);
     Ok(())
 }
 

@@ -201,10 +201,19 @@ impl Error {
                 }
             }
             OciDistributionError::ImageManifestNotFoundError(detail) => not_found(detail),
-            OciDistributionError::RequestError(e) => Self::Network {
-                registry: registry.to_owned(),
-                detail: error_chain(&e),
-            },
+            OciDistributionError::RequestError(e) => {
+                let mut detail = error_chain(&e);
+                if detail.contains("certificate") {
+                    detail.push_str(
+                        "; if the registry uses a private CA, give it as ca.crt in the Secret \
+                         of spec.certSecretRef",
+                    );
+                }
+                Self::Network {
+                    registry: registry.to_owned(),
+                    detail,
+                }
+            }
             OciDistributionError::IoError(e) => Self::Network {
                 registry: registry.to_owned(),
                 detail: error_chain(&e),
