@@ -24,6 +24,7 @@ mod env;
 pub mod flux;
 pub mod git_server;
 pub mod helm_repo;
+mod http_serve;
 mod namespace;
 mod pki;
 pub mod registry;

@@ -275,6 +275,55 @@ async fn htpasswd_credentials_from_a_docker_config() -> Result<()> {
 }
 
 #[tokio::test]
+async fn the_bearer_token_flow_exchanges_credentials_for_tokens() -> Result<()> {
+    let registry = Registry::start(RegistryOptions {
+        token: true,
+        ..RegistryOptions::default()
+    })?;
+    let work = tempfile::tempdir()?;
+    let tgz = chart_tgz(work.path(), "tokened", "0.1.0")?;
+    registry.helm_push(&tgz, "team")?;
+    let issued_to_helm = registry.tokens_issued();
+    assert!(issued_to_helm > 0, "helm got its tokens from the endpoint");
+
+    let credentials = Credentials::Basic {
+        username: REGISTRY_USER.to_owned(),
+        password: REGISTRY_PASSWORD.to_owned(),
+    };
+    let client = RegistryClient::new(&plain(), &credentials)?;
+    let chart = Repository::parse(&registry.oci_url("team/tokened"))?;
+    assert_eq!(client.list_tags(&chart).await?, ["0.1.0"]);
+    client.resolve(&chart, "0.1.0").await?;
+    // Push needs a `pull,push` token of its own.
+    let repo = Repository::parse(&registry.oci_url("team/app"))?;
+    let digest = client.push(&repo, "v1", &flux_artifact(b"x")).await?;
+    assert_eq!(client.resolve(&repo, "v1").await?, digest);
+    assert!(
+        registry.tokens_issued() > issued_to_helm,
+        "the library got its tokens from the endpoint"
+    );
+
+    for credentials in [
+        Credentials::Basic {
+            username: REGISTRY_USER.to_owned(),
+            password: "wrong".to_owned(),
+        },
+        Credentials::Anonymous,
+        // A bearer token the registry did not issue (a `registrytoken` in a docker config).
+        Credentials::Bearer("not-a-token".to_owned()),
+    ] {
+        let client = RegistryClient::new(&plain(), &credentials)?;
+        let err = client.resolve(&chart, "0.1.0").await.expect_err("refused");
+        assert!(
+            matches!(err, Error::Auth { .. }),
+            "{credentials:?}: {err:?}"
+        );
+        assert_eq!(err.reason(), "AuthenticationFailed");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn unknown_tags_and_repositories_are_not_found() -> Result<()> {
     let registry = Registry::anonymous()?;
     let client = anonymous(&plain())?;
@@ -350,6 +399,7 @@ async fn tls_with_the_fixture_ca_and_refused_without() -> Result<()> {
     let registry = Registry::start(RegistryOptions {
         tls: true,
         htpasswd: true,
+        ..RegistryOptions::default()
     })?;
     let work = tempfile::tempdir()?;
     let tgz = chart_tgz(work.path(), "secure", "1.2.3")?;
