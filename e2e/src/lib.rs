@@ -27,6 +27,7 @@ pub mod helm_repo;
 mod http_serve;
 mod namespace;
 mod pki;
+pub mod proxy;
 pub mod registry;
 pub mod sample;
 pub mod source;

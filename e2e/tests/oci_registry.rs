@@ -13,12 +13,13 @@ use std::path::Path;
 use anyhow::{Context as _, Result, ensure};
 use bytes::Bytes;
 use driftless_e2e::helm_repo::{self, HELM_REPO_PASSWORD, HELM_REPO_USER, HelmRepo};
+use driftless_e2e::proxy::{PROXY_PASSWORD, PROXY_USER, Proxy};
 use driftless_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions};
 use driftless_e2e::tcp_fault::{Fault, TcpFault};
 use driftless_oci::{
     Artifact, Blob, ClientOptions, Credentials, Error, FLUX_CONFIG_MEDIA_TYPE,
     FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_CONFIG_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE, Manifest,
-    RegistryClient, Repository, TlsConfig,
+    ProxyConfig, RegistryClient, Repository, TlsConfig,
 };
 
 fn plain() -> ClientOptions {
@@ -446,6 +447,71 @@ async fn tls_with_the_fixture_ca_and_refused_without() -> Result<()> {
     assert!(
         matches!(err, Error::Network { .. } | Error::Registry { .. }),
         "{err:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn requests_go_through_the_proxy_of_a_proxy_secret() -> Result<()> {
+    let proxy = Proxy::start()?;
+    let proxy_secret = |password: &str| {
+        let mut data = BTreeMap::new();
+        data.insert("address".to_owned(), proxy.address().into_bytes());
+        data.insert("username".to_owned(), PROXY_USER.as_bytes().to_vec());
+        data.insert("password".to_owned(), password.as_bytes().to_vec());
+        ProxyConfig::from_secret_data(&data)
+    };
+
+    // Plain HTTP: requests in absolute form.
+    let registry = Registry::anonymous()?;
+    let client = RegistryClient::new(
+        &ClientOptions {
+            proxy: Some(proxy_secret(PROXY_PASSWORD)?),
+            ..plain()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let repo = Repository::parse(&registry.oci_url("proxied"))?;
+    let digest = client
+        .push(&repo, "v1", &flux_artifact(b"via proxy"))
+        .await?;
+    assert_eq!(client.resolve(&repo, "v1").await?, digest);
+    let relayed = proxy.relayed();
+    assert!(relayed > 0, "the proxy relayed the requests");
+
+    let client = RegistryClient::new(
+        &ClientOptions {
+            proxy: Some(proxy_secret("wrong")?),
+            ..plain()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let err = client.resolve(&repo, "v1").await.expect_err("407");
+    assert!(matches!(err, Error::InvalidProxy(_)), "{err:?}");
+    assert_eq!(err.reason(), "AuthenticationFailed");
+    assert!(err.to_string().contains("proxy Secret"), "{err}");
+
+    // HTTPS: a CONNECT tunnel, the registry's certificate checked end to end.
+    let registry = Registry::start(RegistryOptions {
+        tls: true,
+        ..RegistryOptions::default()
+    })?;
+    let client = RegistryClient::new(
+        &ClientOptions {
+            proxy: Some(proxy_secret(PROXY_PASSWORD)?),
+            tls: Some(TlsConfig::with_ca_pem(
+                registry.ca_pem().context("TLS registry has a CA")?,
+            )),
+            ..ClientOptions::default()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let repo = Repository::parse(&registry.oci_url("tunnelled"))?;
+    let digest = client.push(&repo, "v1", &flux_artifact(b"tunnel")).await?;
+    assert_eq!(client.resolve(&repo, "v1").await?, digest);
+    assert!(
+        proxy.relayed() > relayed,
+        "the proxy tunnelled the requests"
     );
     Ok(())
 }

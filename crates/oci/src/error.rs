@@ -196,6 +196,10 @@ impl Error {
                 let detail = format!("HTTP {code}: {}", message.trim());
                 match code {
                     401 | 403 => auth(detail),
+                    407 => Self::InvalidProxy(format!(
+                        "the proxy refused the request ({detail}); check username and password \
+                         in the proxy Secret"
+                    )),
                     404 => not_found(detail),
                     _ => other(detail),
                 }
