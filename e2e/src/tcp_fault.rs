@@ -1,6 +1,6 @@
 //! A TCP relay on loopback that breaks the server's answers on purpose: it passes requests
 //! through unchanged and the responses up to a byte budget per connection, then cuts the
-//! connection or goes silent while keeping it open. Put in front of a real server (the OCI
+//! connection or goes silent while keeping it open (or flips one byte of the answers). Put in front of a real server (the OCI
 //! registry, a Helm repository) it turns "the server died / stalled in the middle of a
 //! download" into a deterministic test: the budget, not the timing, decides where it breaks.
 //!
@@ -22,6 +22,9 @@ pub enum Fault {
     CutAfter(u64),
     /// Stop relaying responses after this many bytes but keep the connection open.
     StallAfter(u64),
+    /// Relay everything, but flip the bits of the response byte at this offset (a corrupted
+    /// transfer the framing does not notice).
+    FlipByteAt(u64),
 }
 
 /// The relay; dropping it stops it and every connection it holds.
@@ -88,6 +91,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, fault: Fault) {
     });
     let budget = match fault {
         Fault::CutAfter(n) | Fault::StallAfter(n) => n,
+        Fault::FlipByteAt(_) => u64::MAX,
     };
     let mut sent: u64 = 0;
     let mut buf = vec![0u8; 16 * 1024];
@@ -96,13 +100,19 @@ async fn relay(client: TcpStream, upstream: SocketAddr, fault: Fault) {
             break;
         }
         let room = usize::try_from(budget - sent).unwrap_or(usize::MAX).min(n);
+        if let Fault::FlipByteAt(at) = fault
+            && (sent..sent + room as u64).contains(&at)
+        {
+            let i = usize::try_from(at - sent).unwrap_or(0);
+            buf[i] = !buf[i];
+        }
         if client_write.write_all(&buf[..room]).await.is_err() {
             break;
         }
         sent += room as u64;
         if sent >= budget {
             match fault {
-                Fault::CutAfter(_) => break,
+                Fault::CutAfter(_) | Fault::FlipByteAt(_) => break,
                 // Hold the connection open, silent, until the client gives up.
                 Fault::StallAfter(_) => {
                     let _ = requests.await;

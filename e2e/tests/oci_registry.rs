@@ -177,6 +177,65 @@ async fn an_artifact_pushed_by_the_library_is_pulled_by_helm() -> Result<()> {
 }
 
 #[tokio::test]
+async fn an_index_is_returned_as_an_index() -> Result<()> {
+    let registry = Registry::anonymous()?;
+    let client = anonymous(&plain())?;
+    let repo = Repository::parse(&registry.oci_url("multi"))?;
+    let amd64 = client
+        .push(&repo, "amd64", &flux_artifact(b"amd64"))
+        .await?;
+    let arm64 = client
+        .push(&repo, "arm64", &flux_artifact(b"arm64"))
+        .await?;
+    // The index is written with a plain PUT, as any client (docker buildx, crane) does.
+    let mut manifests = Vec::new();
+    for (digest, arch) in [(&amd64, "amd64"), (&arm64, "arm64")] {
+        let raw = reqwest::Client::new()
+            .get(format!(
+                "{}/v2/multi/manifests/{digest}",
+                registry.base_url()
+            ))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": raw.len(),
+            "platform": { "os": "linux", "architecture": arch },
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    reqwest::Client::new()
+        .put(format!("{}/v2/multi/manifests/latest", registry.base_url()))
+        .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        .body(index.to_string())
+        .send()
+        .await?
+        .error_for_status()?;
+
+    let fetched = client.fetch_manifest(&repo, "latest").await?;
+    assert_eq!(
+        fetched.media_type,
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(client.resolve(&repo, "latest").await?, fetched.digest);
+    let Manifest::Index(index) = &fetched.manifest else {
+        anyhow::bail!("expected an index, got {:?}", fetched.manifest);
+    };
+    let digests: Vec<&str> = index.manifests.iter().map(|m| m.digest.as_str()).collect();
+    assert_eq!(digests, [amd64.as_str(), arm64.as_str()]);
+    Ok(())
+}
+
+#[tokio::test]
 async fn tags_are_listed_across_pages() -> Result<()> {
     let registry = Registry::anonymous()?;
     let client = RegistryClient::new(
@@ -570,6 +629,23 @@ async fn a_registry_that_dies_or_stalls_mid_blob_leaves_no_file() -> Result<()> 
             "{fault:?}: neither the file nor a partial one is left"
         );
     }
+
+    // A byte flipped in the middle of the blob: same length, wrong content.
+    let relay = TcpFault::start(upstream, Fault::FlipByteAt(budget))?;
+    let repo = Repository::parse(&format!("oci://{}/flaky", relay.host()))?;
+    let fetched = client.fetch_manifest(&repo, "v1").await?;
+    let layer = driftless_oci::select_layer(image(&fetched)?, None)?;
+    let err = client
+        .fetch_blob(&repo, layer, &dest, 10 * 1024 * 1024)
+        .await
+        .expect_err("corrupted");
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+    assert_eq!(err.reason(), "OCIArtifactPullFailed");
+    assert_eq!(
+        std::fs::read_dir(work.path())?.count(),
+        0,
+        "no corrupt file kept"
+    );
 
     // The same blob straight from the registry is whole and verified.
     let fetched = client.fetch_manifest(&direct, "v1").await?;
