@@ -1,10 +1,13 @@
-//! A plain HTTP/1 server on a free loopback port and its own tokio runtime, for fixtures whose
-//! answers are a function of the request (the Helm repository's files, the registry's token
-//! endpoint). Its own runtime makes the fixture usable from blocking code and from any test
-//! runtime alike; dropping the value stops it.
+//! Servers on a free loopback port with their own tokio runtime, for fixtures: raw TCP
+//! ([`LoopbackServer`]: the fault relay, the proxy) and HTTP/1 whose answers are a function of
+//! the request ([`HttpServer`]: the Helm repository's files, the registry's token endpoint).
+//! Their own runtime makes a fixture usable from blocking code and from any test runtime
+//! alike; dropping the value stops it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use tokio::net::TcpStream;
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -13,17 +16,19 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-/// A running server.
-pub(crate) struct HttpServer {
+/// A TCP accept loop on a free loopback port, on its own runtime; each connection is handed
+/// to `on_connection` in a task of its own. Dropping it stops the loop and every connection.
+pub(crate) struct LoopbackServer {
     runtime: Option<tokio::runtime::Runtime>,
     addr: SocketAddr,
 }
 
-impl HttpServer {
-    /// Serves `handler` on `127.0.0.1:<free port>`; `name` names the runtime's thread.
-    pub(crate) fn start<F>(name: &str, handler: F) -> Result<Self>
+impl LoopbackServer {
+    /// Listens on `127.0.0.1:<free port>`; `name` names the runtime's thread.
+    pub(crate) fn start<F, Fut>(name: &str, on_connection: F) -> Result<Self>
     where
-        F: Fn(Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync + 'static,
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -33,22 +38,12 @@ impl HttpServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let handler = Arc::new(handler);
         runtime.spawn(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                 return;
             };
             while let Ok((stream, _)) = listener.accept().await {
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let response = handler(req);
-                        async move { Ok::<_, std::convert::Infallible>(response) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                tokio::spawn(on_connection(stream));
             }
         });
         Ok(Self {
@@ -63,11 +58,42 @@ impl HttpServer {
     }
 }
 
-impl Drop for HttpServer {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// An HTTP/1 server whose answers are `handler(request)`.
+pub(crate) struct HttpServer(LoopbackServer);
+
+impl HttpServer {
+    /// Serves `handler` on `127.0.0.1:<free port>`; `name` names the runtime's thread.
+    pub(crate) fn start<F>(name: &str, handler: F) -> Result<Self>
+    where
+        F: Fn(Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    {
+        let handler = Arc::new(handler);
+        let server = LoopbackServer::start(name, move |stream| {
+            let handler = handler.clone();
+            async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let response = handler(req);
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            }
+        })?;
+        Ok(Self(server))
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.0.addr()
     }
 }
 

@@ -8,14 +8,15 @@
 //!  client ── CONNECT origin:443 ─────────────────────────▶ 127.0.0.1:P ══▶ origin (tunnel)
 //! ```
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use crate::http_serve::LoopbackServer;
 
 /// The user name the proxy accepts.
 pub const PROXY_USER: &str = "proxy-user";
@@ -27,15 +28,14 @@ const MAX_HEAD: usize = 64 * 1024;
 
 /// The running proxy; dropping it stops it.
 pub struct Proxy {
-    runtime: Option<tokio::runtime::Runtime>,
-    addr: SocketAddr,
+    server: LoopbackServer,
     relayed: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Proxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proxy")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -43,47 +43,20 @@ impl std::fmt::Debug for Proxy {
 impl Proxy {
     /// Starts the proxy on a free loopback port.
     pub fn start() -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("proxy")
-            .build()?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let relayed = Arc::new(AtomicU64::new(0));
         let counter = relayed.clone();
-        runtime.spawn(async move {
-            let Ok(listener) = TcpListener::from_std(listener) else {
-                return;
-            };
-            while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(handle(client, counter.clone()));
-            }
-        });
-        Ok(Self {
-            runtime: Some(runtime),
-            addr,
-            relayed,
-        })
+        let server = LoopbackServer::start("proxy", move |client| handle(client, counter.clone()))?;
+        Ok(Self { server, relayed })
     }
 
     /// `http://127.0.0.1:<port>`, a proxy Secret's `address`.
     pub fn address(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Connections (requests or tunnels) relayed to an origin after authentication.
     pub fn relayed(&self) -> u64 {
         self.relayed.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
     }
 }
 

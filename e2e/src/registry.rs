@@ -84,6 +84,20 @@ impl Registry {
             !(options.htpasswd && options.token),
             "a registry has one auth method: htpasswd or token"
         );
+        // The free port is found by binding and releasing it, so another process may take it
+        // before the registry binds: try again on a fresh port.
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(options) {
+                Err(e) if attempt < 3 && format!("{e:#}").contains("address already in use") => {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(options: RegistryOptions) -> Result<Self> {
         let bin = registry_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("driftless-registry-")

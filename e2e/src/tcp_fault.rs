@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use crate::http_serve::LoopbackServer;
 
 /// What happens once a connection's responses reach the byte budget.
 #[derive(Debug, Clone, Copy)]
@@ -28,15 +30,12 @@ pub enum Fault {
 }
 
 /// The relay; dropping it stops it and every connection it holds.
-pub struct TcpFault {
-    runtime: Option<tokio::runtime::Runtime>,
-    addr: SocketAddr,
-}
+pub struct TcpFault(LoopbackServer);
 
 impl std::fmt::Debug for TcpFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpFault")
-            .field("addr", &self.addr)
+            .field("addr", &self.0.addr())
             .finish_non_exhaustive()
     }
 }
@@ -44,39 +43,14 @@ impl std::fmt::Debug for TcpFault {
 impl TcpFault {
     /// Relays a free loopback port to `upstream` with `fault`.
     pub fn start(upstream: SocketAddr, fault: Fault) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("tcp-fault")
-            .build()?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        runtime.spawn(async move {
-            let Ok(listener) = TcpListener::from_std(listener) else {
-                return;
-            };
-            while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, upstream, fault));
-            }
-        });
-        Ok(Self {
-            runtime: Some(runtime),
-            addr,
-        })
+        Ok(Self(LoopbackServer::start("tcp-fault", move |client| {
+            relay(client, upstream, fault)
+        })?))
     }
 
     /// `127.0.0.1:<port>`, to use in place of the upstream's address.
     pub fn host(&self) -> String {
-        self.addr.to_string()
-    }
-}
-
-impl Drop for TcpFault {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
+        self.0.addr().to_string()
     }
 }
 
