@@ -606,7 +606,7 @@ async fn a_registry_that_dies_or_stalls_mid_blob_leaves_no_file() -> Result<()> 
         (Fault::CutAfter(budget), None),
         (
             Fault::StallAfter(budget),
-            Some(std::time::Duration::from_secs(3)),
+            Some(std::time::Duration::from_secs(5)),
         ),
     ] {
         let relay = TcpFault::start(upstream, fault)?;
