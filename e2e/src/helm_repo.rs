@@ -10,20 +10,17 @@
 //!
 //! Also the home of running the pinned helm CLI for fixtures ([`helm_command`]).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
 use crate::cache;
+use crate::http_serve::{HttpServer, has_basic_auth, text, unauthorized};
 
 /// The user name the basic-auth variant accepts.
 pub const HELM_REPO_USER: &str = "charts";
@@ -108,15 +105,14 @@ pub fn package_chart(chart_dir: &Path, out: &Path) -> Result<PathBuf> {
 /// The fixture. Dropping it stops the server and removes the charts.
 pub struct HelmRepo {
     dir: tempfile::TempDir,
-    runtime: Option<tokio::runtime::Runtime>,
-    addr: SocketAddr,
+    server: HttpServer,
     basic_auth: bool,
 }
 
 impl std::fmt::Debug for HelmRepo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HelmRepo")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .field("basic_auth", &self.basic_auth)
             .finish_non_exhaustive()
     }
@@ -130,36 +126,11 @@ impl HelmRepo {
             .prefix("driftless-helm-repo-")
             .tempdir()?;
         std::fs::create_dir_all(dir.path().join("repo"))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("helm-repo")
-            .build()?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let root = Arc::new(dir.path().join("repo"));
-        runtime.spawn(async move {
-            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                return;
-            };
-            while let Ok((stream, _)) = listener.accept().await {
-                let root = root.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let root = root.clone();
-                        async move { Ok::<_, std::convert::Infallible>(serve(&root, basic_auth, req)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let root = dir.path().join("repo");
+        let server = HttpServer::start("helm-repo", move |req| serve(&root, basic_auth, &req))?;
         let repo = Self {
             dir,
-            runtime: Some(runtime),
-            addr,
+            server,
             basic_auth,
         };
         repo.reindex()?;
@@ -168,7 +139,7 @@ impl HelmRepo {
 
     /// `http://127.0.0.1:<port>`, a HelmRepository `url`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Where the served files live (`index.yaml` and the `.tgz` charts).
@@ -197,49 +168,20 @@ impl HelmRepo {
     }
 }
 
-impl Drop for HelmRepo {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-fn serve(root: &Path, basic_auth: bool, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let respond = |status: StatusCode, body: &str| {
-        let mut resp = Response::new(Full::new(Bytes::from(body.to_owned())));
-        *resp.status_mut() = status;
-        resp
-    };
-    if basic_auth {
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{HELM_REPO_USER}:{HELM_REPO_PASSWORD}"))
-        );
-        let given = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
-            let mut resp = respond(StatusCode::UNAUTHORIZED, "unauthorized\n");
-            resp.headers_mut().insert(
-                hyper::header::WWW_AUTHENTICATE,
-                hyper::header::HeaderValue::from_static("Basic realm=\"helm-repo\""),
-            );
-            return resp;
-        }
+fn serve(root: &Path, basic_auth: bool, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if basic_auth && !has_basic_auth(req, HELM_REPO_USER, HELM_REPO_PASSWORD) {
+        return unauthorized("helm-repo");
     }
     if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
-        return respond(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+        return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
     }
     // One flat directory: a name with a separator or `..` is never a served file.
     let name = req.uri().path().trim_start_matches('/');
     if name.is_empty() || name.contains('/') || name.contains("..") {
-        return respond(StatusCode::NOT_FOUND, "not found\n");
+        return text(StatusCode::NOT_FOUND, "not found\n");
     }
     match std::fs::read(root.join(name)) {
         Ok(bytes) => Response::new(Full::new(Bytes::from(bytes))),
-        Err(_) => respond(StatusCode::NOT_FOUND, "not found\n"),
+        Err(_) => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

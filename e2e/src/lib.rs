@@ -24,11 +24,14 @@ mod env;
 pub mod flux;
 pub mod git_server;
 pub mod helm_repo;
+mod http_serve;
 mod namespace;
 mod pki;
+pub mod proxy;
 pub mod registry;
 pub mod sample;
 pub mod source;
+pub mod tcp_fault;
 pub mod wait;
 
 /// The pinned `helm` CLI (built into the cache with Go on first use), for interop tests.

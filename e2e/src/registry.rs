@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  test ── oci client / helm push ──▶ http(s)://127.0.0.1:P ──▶ registry serve <dir>/config.yml
-//!                                      (anonymous | htpasswd basic auth) × (plain | TLS)
+//!                                      (anonymous | htpasswd | token) × (plain | TLS)
+//!                                      token: ──▶ http://127.0.0.1:T/token (JWTs for flux/…)
 //!                                                                  └─▶ <dir>/data (blobs), <dir>/registry.log
 //! ```
 //!
@@ -14,13 +15,15 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
 
 use crate::cache;
+use crate::http_serve::{HttpServer, has_basic_auth, text, unauthorized};
 
 /// The user the htpasswd variant accepts.
 pub const REGISTRY_USER: &str = "flux";
@@ -37,6 +40,9 @@ pub struct RegistryOptions {
     pub htpasswd: bool,
     /// Serve HTTPS with a certificate from a generated CA ([`Registry::ca_pem`]).
     pub tls: bool,
+    /// Require bearer tokens from a token endpoint (the Docker token flow that ghcr.io and
+    /// Docker Hub use), which hands them out for [`REGISTRY_USER`]/[`REGISTRY_PASSWORD`].
+    pub token: bool,
 }
 
 /// A running registry; dropping it stops the process and removes its storage.
@@ -46,6 +52,7 @@ pub struct Registry {
     port: u16,
     options: RegistryOptions,
     ca_pem: Option<String>,
+    token_server: Option<TokenServer>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -73,6 +80,24 @@ impl Registry {
 
     /// Starts a registry with `options` on a free loopback port and waits until it listens.
     pub fn start(options: RegistryOptions) -> Result<Self> {
+        anyhow::ensure!(
+            !(options.htpasswd && options.token),
+            "a registry has one auth method: htpasswd or token"
+        );
+        // The free port is found by binding and releasing it, so another process may take it
+        // before the registry binds: try again on a fresh port.
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(options) {
+                Err(e) if attempt < 3 && format!("{e:#}").contains("address already in use") => {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(options: RegistryOptions) -> Result<Self> {
         let bin = registry_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("driftless-registry-")
@@ -113,6 +138,19 @@ impl Registry {
                 htpasswd.display()
             ));
         }
+        let mut token_server = None;
+        if options.token {
+            let server = TokenServer::start()?;
+            let bundle = dir.path().join("token-signer.crt");
+            std::fs::write(&bundle, &server.cert_pem)?;
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://{}/token\n    service: {TOKEN_SERVICE}\n    \
+                 issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                server.http.addr(),
+                bundle.display()
+            ));
+            token_server = Some(server);
+        }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config)?;
         let log = std::fs::File::create(dir.path().join("registry.log"))?;
@@ -132,6 +170,7 @@ impl Registry {
             port,
             options,
             ca_pem,
+            token_server,
         };
         registry.wait_listening()?;
         Ok(registry)
@@ -199,6 +238,13 @@ impl Registry {
         .to_string()
     }
 
+    /// How many tokens the token endpoint handed out (token variant; 0 otherwise).
+    pub fn tokens_issued(&self) -> u64 {
+        self.token_server
+            .as_ref()
+            .map_or(0, |t| t.issued.load(Ordering::Relaxed))
+    }
+
     /// The registry's log so far (access log included).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
@@ -222,7 +268,7 @@ impl Registry {
             }
             None => vec!["--plain-http".to_owned()],
         };
-        if self.options.htpasswd {
+        if self.options.htpasswd || self.options.token {
             let mut login = crate::helm_repo::helm_command(home.path())?;
             login
                 .args([
@@ -252,6 +298,102 @@ impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `service` (token audience) and `issuer` the token-auth registry expects.
+const TOKEN_SERVICE: &str = "driftless-registry";
+const TOKEN_ISSUER: &str = "driftless-e2e-token-server";
+
+/// The token endpoint of the token variant: for the right basic credentials it grants the
+/// scopes asked for in a JWT signed (EdDSA) by a self-signed certificate the registry trusts
+/// (`rootcertbundle`), carried in the token's `x5c` header as the registry's verifier wants.
+struct TokenServer {
+    http: HttpServer,
+    cert_pem: String,
+    issued: Arc<AtomicU64>,
+}
+
+impl TokenServer {
+    fn start() -> Result<Self> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "driftless token signer");
+        let cert = params.self_signed(&key)?;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(cert.der());
+        let issued = Arc::new(AtomicU64::new(0));
+        let counter = issued.clone();
+        let http = HttpServer::start("registry-token", move |req| {
+            if !has_basic_auth(&req, REGISTRY_USER, REGISTRY_PASSWORD) {
+                return unauthorized("registry-token");
+            }
+            match issue_token(&key, &x5c, &req) {
+                Ok(token) => {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let body = serde_json::json!({ "token": token, "expires_in": 300 });
+                    let mut resp = text(hyper::StatusCode::OK, &body.to_string());
+                    resp.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static("application/json"),
+                    );
+                    resp
+                }
+                Err(e) => text(hyper::StatusCode::BAD_REQUEST, &format!("{e:#}\n")),
+            }
+        })?;
+        Ok(Self {
+            http,
+            cert_pem: cert.pem(),
+            issued,
+        })
+    }
+}
+
+/// A JWT granting every `scope=type:name:actions` of the request.
+fn issue_token(
+    key: &rcgen::KeyPair,
+    x5c: &str,
+    req: &hyper::Request<hyper::body::Incoming>,
+) -> Result<String> {
+    use rcgen::SigningKey as _;
+    let url = url::Url::parse(&format!("http://token{}", req.uri()))?;
+    let access: Vec<serde_json::Value> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "scope")
+        .flat_map(|(_, scopes)| {
+            scopes
+                .split(' ')
+                .filter_map(|scope| {
+                    let (kind, rest) = scope.split_once(':')?;
+                    let (name, actions) = rest.rsplit_once(':')?;
+                    Some(serde_json::json!({
+                        "type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()
+                    }))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let header = serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "x5c": [x5c] });
+    let claims = serde_json::json!({
+        "iss": TOKEN_ISSUER, "sub": REGISTRY_USER, "aud": TOKEN_SERVICE,
+        "exp": now + 300, "nbf": now.saturating_sub(10), "iat": now, "jti": random_hex(),
+        "access": access,
+    });
+    let signing_input = format!("{}.{}", b64(&header), b64(&claims));
+    let signature = key
+        .sign(signing_input.as_bytes())
+        .map_err(|e| anyhow!("signing the token: {e}"))?;
+    Ok(format!(
+        "{signing_input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+    ))
 }
 
 fn random_hex() -> String {

@@ -13,11 +13,13 @@ use std::path::Path;
 use anyhow::{Context as _, Result, ensure};
 use bytes::Bytes;
 use driftless_e2e::helm_repo::{self, HELM_REPO_PASSWORD, HELM_REPO_USER, HelmRepo};
+use driftless_e2e::proxy::{PROXY_PASSWORD, PROXY_USER, Proxy};
 use driftless_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions};
+use driftless_e2e::tcp_fault::{Fault, TcpFault};
 use driftless_oci::{
     Artifact, Blob, ClientOptions, Credentials, Error, FLUX_CONFIG_MEDIA_TYPE,
     FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_CONFIG_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE, Manifest,
-    RegistryClient, Repository, TlsConfig,
+    ProxyConfig, RegistryClient, Repository, TlsConfig,
 };
 
 fn plain() -> ClientOptions {
@@ -175,6 +177,65 @@ async fn an_artifact_pushed_by_the_library_is_pulled_by_helm() -> Result<()> {
 }
 
 #[tokio::test]
+async fn an_index_is_returned_as_an_index() -> Result<()> {
+    let registry = Registry::anonymous()?;
+    let client = anonymous(&plain())?;
+    let repo = Repository::parse(&registry.oci_url("multi"))?;
+    let amd64 = client
+        .push(&repo, "amd64", &flux_artifact(b"amd64"))
+        .await?;
+    let arm64 = client
+        .push(&repo, "arm64", &flux_artifact(b"arm64"))
+        .await?;
+    // The index is written with a plain PUT, as any client (docker buildx, crane) does.
+    let mut manifests = Vec::new();
+    for (digest, arch) in [(&amd64, "amd64"), (&arm64, "arm64")] {
+        let raw = reqwest::Client::new()
+            .get(format!(
+                "{}/v2/multi/manifests/{digest}",
+                registry.base_url()
+            ))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": raw.len(),
+            "platform": { "os": "linux", "architecture": arch },
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    reqwest::Client::new()
+        .put(format!("{}/v2/multi/manifests/latest", registry.base_url()))
+        .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        .body(index.to_string())
+        .send()
+        .await?
+        .error_for_status()?;
+
+    let fetched = client.fetch_manifest(&repo, "latest").await?;
+    assert_eq!(
+        fetched.media_type,
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(client.resolve(&repo, "latest").await?, fetched.digest);
+    let Manifest::Index(index) = &fetched.manifest else {
+        anyhow::bail!("expected an index, got {:?}", fetched.manifest);
+    };
+    let digests: Vec<&str> = index.manifests.iter().map(|m| m.digest.as_str()).collect();
+    assert_eq!(digests, [amd64.as_str(), arm64.as_str()]);
+    Ok(())
+}
+
+#[tokio::test]
 async fn tags_are_listed_across_pages() -> Result<()> {
     let registry = Registry::anonymous()?;
     let client = RegistryClient::new(
@@ -274,6 +335,55 @@ async fn htpasswd_credentials_from_a_docker_config() -> Result<()> {
 }
 
 #[tokio::test]
+async fn the_bearer_token_flow_exchanges_credentials_for_tokens() -> Result<()> {
+    let registry = Registry::start(RegistryOptions {
+        token: true,
+        ..RegistryOptions::default()
+    })?;
+    let work = tempfile::tempdir()?;
+    let tgz = chart_tgz(work.path(), "tokened", "0.1.0")?;
+    registry.helm_push(&tgz, "team")?;
+    let issued_to_helm = registry.tokens_issued();
+    assert!(issued_to_helm > 0, "helm got its tokens from the endpoint");
+
+    let credentials = Credentials::Basic {
+        username: REGISTRY_USER.to_owned(),
+        password: REGISTRY_PASSWORD.to_owned(),
+    };
+    let client = RegistryClient::new(&plain(), &credentials)?;
+    let chart = Repository::parse(&registry.oci_url("team/tokened"))?;
+    assert_eq!(client.list_tags(&chart).await?, ["0.1.0"]);
+    client.resolve(&chart, "0.1.0").await?;
+    // Push needs a `pull,push` token of its own.
+    let repo = Repository::parse(&registry.oci_url("team/app"))?;
+    let digest = client.push(&repo, "v1", &flux_artifact(b"x")).await?;
+    assert_eq!(client.resolve(&repo, "v1").await?, digest);
+    assert!(
+        registry.tokens_issued() > issued_to_helm,
+        "the library got its tokens from the endpoint"
+    );
+
+    for credentials in [
+        Credentials::Basic {
+            username: REGISTRY_USER.to_owned(),
+            password: "wrong".to_owned(),
+        },
+        Credentials::Anonymous,
+        // A bearer token the registry did not issue (a `registrytoken` in a docker config).
+        Credentials::Bearer("not-a-token".to_owned()),
+    ] {
+        let client = RegistryClient::new(&plain(), &credentials)?;
+        let err = client.resolve(&chart, "0.1.0").await.expect_err("refused");
+        assert!(
+            matches!(err, Error::Auth { .. }),
+            "{credentials:?}: {err:?}"
+        );
+        assert_eq!(err.reason(), "AuthenticationFailed");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn unknown_tags_and_repositories_are_not_found() -> Result<()> {
     let registry = Registry::anonymous()?;
     let client = anonymous(&plain())?;
@@ -321,7 +431,7 @@ async fn wrong_layer_types_and_oversized_blobs_are_refused() -> Result<()> {
     assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
     assert!(!dest.exists(), "no file for a refused blob");
 
-    // A manifest that understates the size: the bytes on the wire are counted.
+    // A manifest that understates the size: the registry's Content-Length is checked too.
     let mut lying = layer.clone();
     lying.size = 10;
     let err = client
@@ -349,6 +459,7 @@ async fn tls_with_the_fixture_ca_and_refused_without() -> Result<()> {
     let registry = Registry::start(RegistryOptions {
         tls: true,
         htpasswd: true,
+        ..RegistryOptions::default()
     })?;
     let work = tempfile::tempdir()?;
     let tgz = chart_tgz(work.path(), "secure", "1.2.3")?;
@@ -383,8 +494,8 @@ async fn tls_with_the_fixture_ca_and_refused_without() -> Result<()> {
         .expect_err("unknown CA");
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
     assert!(
-        err.to_string().to_lowercase().contains("certificate"),
-        "the message names the certificate problem: {err}"
+        err.to_string().contains("certificate") && err.to_string().contains("ca.crt"),
+        "the message names the certificate problem and the fix: {err}"
     );
 
     let client = RegistryClient::new(&plain(), &credentials)?;
@@ -400,6 +511,71 @@ async fn tls_with_the_fixture_ca_and_refused_without() -> Result<()> {
 }
 
 #[tokio::test]
+async fn requests_go_through_the_proxy_of_a_proxy_secret() -> Result<()> {
+    let proxy = Proxy::start()?;
+    let proxy_secret = |password: &str| {
+        let mut data = BTreeMap::new();
+        data.insert("address".to_owned(), proxy.address().into_bytes());
+        data.insert("username".to_owned(), PROXY_USER.as_bytes().to_vec());
+        data.insert("password".to_owned(), password.as_bytes().to_vec());
+        ProxyConfig::from_secret_data(&data)
+    };
+
+    // Plain HTTP: requests in absolute form.
+    let registry = Registry::anonymous()?;
+    let client = RegistryClient::new(
+        &ClientOptions {
+            proxy: Some(proxy_secret(PROXY_PASSWORD)?),
+            ..plain()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let repo = Repository::parse(&registry.oci_url("proxied"))?;
+    let digest = client
+        .push(&repo, "v1", &flux_artifact(b"via proxy"))
+        .await?;
+    assert_eq!(client.resolve(&repo, "v1").await?, digest);
+    let relayed = proxy.relayed();
+    assert!(relayed > 0, "the proxy relayed the requests");
+
+    let client = RegistryClient::new(
+        &ClientOptions {
+            proxy: Some(proxy_secret("wrong")?),
+            ..plain()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let err = client.resolve(&repo, "v1").await.expect_err("407");
+    assert!(matches!(err, Error::InvalidProxy(_)), "{err:?}");
+    assert_eq!(err.reason(), "AuthenticationFailed");
+    assert!(err.to_string().contains("proxy Secret"), "{err}");
+
+    // HTTPS: a CONNECT tunnel, the registry's certificate checked end to end.
+    let registry = Registry::start(RegistryOptions {
+        tls: true,
+        ..RegistryOptions::default()
+    })?;
+    let client = RegistryClient::new(
+        &ClientOptions {
+            proxy: Some(proxy_secret(PROXY_PASSWORD)?),
+            tls: Some(TlsConfig::with_ca_pem(
+                registry.ca_pem().context("TLS registry has a CA")?,
+            )),
+            ..ClientOptions::default()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let repo = Repository::parse(&registry.oci_url("tunnelled"))?;
+    let digest = client.push(&repo, "v1", &flux_artifact(b"tunnel")).await?;
+    assert_eq!(client.resolve(&repo, "v1").await?, digest);
+    assert!(
+        proxy.relayed() > relayed,
+        "the proxy tunnelled the requests"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_dead_registry_is_a_network_error() -> Result<()> {
     let mut registry = Registry::anonymous()?;
     let client = anonymous(&plain())?;
@@ -410,6 +586,74 @@ async fn a_dead_registry_is_a_network_error() -> Result<()> {
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
     assert_eq!(err.reason(), "OCIArtifactPullFailed");
     assert!(err.to_string().contains(&registry.host()), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_registry_that_dies_or_stalls_mid_blob_leaves_no_file() -> Result<()> {
+    let registry = Registry::anonymous()?;
+    let client = anonymous(&plain())?;
+    let content: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let direct = Repository::parse(&registry.oci_url("flaky"))?;
+    client.push(&direct, "v1", &flux_artifact(&content)).await?;
+    let upstream = registry.host().parse()?;
+    let work = tempfile::tempdir()?;
+    let dest = work.path().join("layer");
+
+    // The manifest (a few hundred bytes) gets through; the 2 MiB blob does not.
+    let budget = 256 * 1024;
+    for (fault, timeout) in [
+        (Fault::CutAfter(budget), None),
+        (
+            Fault::StallAfter(budget),
+            Some(std::time::Duration::from_secs(5)),
+        ),
+    ] {
+        let relay = TcpFault::start(upstream, fault)?;
+        let repo = Repository::parse(&format!("oci://{}/flaky", relay.host()))?;
+        let client = RegistryClient::new(
+            &ClientOptions { timeout, ..plain() },
+            &Credentials::Anonymous,
+        )?;
+        let fetched = client.fetch_manifest(&repo, "v1").await?;
+        let layer = driftless_oci::select_layer(image(&fetched)?, None)?;
+        let err = client
+            .fetch_blob(&repo, layer, &dest, 10 * 1024 * 1024)
+            .await
+            .expect_err("the transfer breaks");
+        assert!(matches!(err, Error::Network { .. }), "{fault:?}: {err:?}");
+        assert_eq!(err.reason(), "OCIArtifactPullFailed");
+        assert_eq!(
+            std::fs::read_dir(work.path())?.count(),
+            0,
+            "{fault:?}: neither the file nor a partial one is left"
+        );
+    }
+
+    // A byte flipped in the middle of the blob: same length, wrong content.
+    let relay = TcpFault::start(upstream, Fault::FlipByteAt(budget))?;
+    let repo = Repository::parse(&format!("oci://{}/flaky", relay.host()))?;
+    let fetched = client.fetch_manifest(&repo, "v1").await?;
+    let layer = driftless_oci::select_layer(image(&fetched)?, None)?;
+    let err = client
+        .fetch_blob(&repo, layer, &dest, 10 * 1024 * 1024)
+        .await
+        .expect_err("corrupted");
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+    assert_eq!(err.reason(), "OCIArtifactPullFailed");
+    assert_eq!(
+        std::fs::read_dir(work.path())?.count(),
+        0,
+        "no corrupt file kept"
+    );
+
+    // The same blob straight from the registry is whole and verified.
+    let fetched = client.fetch_manifest(&direct, "v1").await?;
+    let layer = driftless_oci::select_layer(image(&fetched)?, None)?;
+    client
+        .fetch_blob(&direct, layer, &dest, 10 * 1024 * 1024)
+        .await?;
+    assert_eq!(std::fs::read(&dest)?, content);
     Ok(())
 }
 

@@ -372,7 +372,11 @@ impl RegistryClient {
     /// The manifest digest `tag_or_digest` resolves to, asking with HEAD only (no manifest
     /// or blob download): the no-op check of a reconcile whose artifact is up to date.
     pub async fn resolve(&self, repo: &Repository, tag_or_digest: &str) -> Result<String, Error> {
-        let what = format!("tag {tag_or_digest:?}");
+        let what = if tag_or_digest.contains(':') {
+            format!("digest {tag_or_digest:?}")
+        } else {
+            format!("tag {tag_or_digest:?}")
+        };
         let digest = self
             .client
             .fetch_manifest_digest(&repo.reference(tag_or_digest), &self.auth)

@@ -196,15 +196,28 @@ impl Error {
                 let detail = format!("HTTP {code}: {}", message.trim());
                 match code {
                     401 | 403 => auth(detail),
+                    407 => Self::InvalidProxy(format!(
+                        "the proxy refused the request ({detail}); check username and password \
+                         in the proxy Secret"
+                    )),
                     404 => not_found(detail),
                     _ => other(detail),
                 }
             }
             OciDistributionError::ImageManifestNotFoundError(detail) => not_found(detail),
-            OciDistributionError::RequestError(e) => Self::Network {
-                registry: registry.to_owned(),
-                detail: error_chain(&e),
-            },
+            OciDistributionError::RequestError(e) => {
+                let mut detail = error_chain(&e);
+                if detail.contains("certificate") {
+                    detail.push_str(
+                        "; if the registry uses a private CA, give it as ca.crt in the Secret \
+                         of spec.certSecretRef",
+                    );
+                }
+                Self::Network {
+                    registry: registry.to_owned(),
+                    detail,
+                }
+            }
             OciDistributionError::IoError(e) => Self::Network {
                 registry: registry.to_owned(),
                 detail: error_chain(&e),
