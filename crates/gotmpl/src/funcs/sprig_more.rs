@@ -62,7 +62,7 @@ fn to_time(c: &Call<'_, '_>, v: &Value) -> DateTime<FixedOffset> {
             let s = strval(&o.to_value());
             DateTime::parse_from_rfc3339(&s).unwrap_or_else(|_| now(c))
         }
-        Value::Int(i) => Utc
+        Value::Int(i) | Value::Int64(i) => Utc
             .timestamp_opt(*i, 0)
             .single()
             .map(|t| t.fixed_offset())
