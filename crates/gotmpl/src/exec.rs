@@ -987,16 +987,17 @@ impl<'t> State<'t> {
             }
             Rv::Val(v) => v,
         };
-        let ok = matches!(
-            (p, &v),
-            (Param::Any | Param::Reflect, _)
-                | (Param::String, Value::String(_))
-                | (Param::Int, Value::Int(_))
-                | (Param::Float, Value::Float(_))
-                | (Param::Bool, Value::Bool(_))
-                | (Param::Map, Value::Map(_))
-                | (Param::List, Value::List(_))
-        );
+        let ok = (p == Param::String && v.string_bytes().is_some())
+            || matches!(
+                (p, &v),
+                (Param::Any | Param::Reflect, _)
+                    | (Param::String, Value::String(_))
+                    | (Param::Int, Value::Int(_))
+                    | (Param::Float, Value::Float(_))
+                    | (Param::Bool, Value::Bool(_))
+                    | (Param::Map, Value::Map(_))
+                    | (Param::List, Value::List(_))
+            );
         if ok {
             return Ok(v);
         }

@@ -568,6 +568,26 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, f: &Flags) {
             }
             out.push(']');
         }
+        ('x' | 'X' | 'q', Value::Object(_)) if v.string_bytes().is_some() => {
+            let b = v.string_bytes().unwrap_or_default();
+            let s = match verb {
+                'q' => {
+                    let mut q = String::from('"');
+                    for chunk in b.utf8_chunks() {
+                        let valid = quote_with(chunk.valid(), '"', f.plus);
+                        q.push_str(&valid[1..valid.len() - 1]);
+                        for x in chunk.invalid() {
+                            q.push_str(&format!("\\x{x:02x}"));
+                        }
+                    }
+                    q.push('"');
+                    q
+                }
+                'x' => hex::encode(b),
+                _ => hex::encode_upper(b),
+            };
+            pad(out, &s, f);
+        }
         ('v' | 's', Value::Object(o)) => match o.display() {
             Some(s) => pad(out, &s, f),
             None => fmt_one(out, &o.to_value(), verb, f),

@@ -250,7 +250,58 @@ impl Object for StringMap {
     }
 }
 
+/// A Go `string` that is not UTF-8 (`b64dec` of random bytes): Go strings are bytes.
+/// Functions that read bytes (`len`, `b64enc`, the hashes, `printf "%x"`/`"%q"`) see them
+/// all; functions that read text see the bytes with invalid sequences as U+FFFD.
+#[derive(Debug)]
+pub(crate) struct ByteString {
+    pub(crate) bytes: Arc<[u8]>,
+    text: String,
+}
+
+impl Object for ByteString {
+    fn type_name(&self) -> &str {
+        "string"
+    }
+    fn kind_name(&self) -> &'static str {
+        "string"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn display(&self) -> Option<String> {
+        Some(self.text.clone())
+    }
+    fn to_value(&self) -> Value {
+        Value::str(&self.text)
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
 impl Value {
+    /// A Go `string` of arbitrary bytes: a plain [`Value::String`] when they are UTF-8.
+    pub fn byte_string(bytes: Vec<u8>) -> Value {
+        match String::from_utf8(bytes) {
+            Ok(s) => Value::from(s),
+            Err(e) => {
+                let bytes: Arc<[u8]> = e.into_bytes().into();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                Value::Object(Arc::new(ByteString { bytes, text }))
+            }
+        }
+    }
+
+    /// The bytes of a Go string ([`Value::String`] or a non-UTF-8 [`Value::byte_string`]).
+    pub fn string_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::String(s) => Some(s.as_bytes()),
+            Value::Object(o) => Some(&o.as_any()?.downcast_ref::<ByteString>()?.bytes),
+            _ => None,
+        }
+    }
+
     /// A Go `[]string`.
     pub fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
         let l = Value::list(items.into_iter().map(Value::str).collect());
@@ -421,10 +472,11 @@ impl Value {
         }
     }
 
-    /// The string inside, if this is a string.
+    /// The string inside, if this is a string (a non-UTF-8 one with U+FFFD for invalid bytes).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
+            Value::Object(o) => Some(&o.as_any()?.downcast_ref::<ByteString>()?.text),
             _ => None,
         }
     }

@@ -161,6 +161,7 @@ fn length(v: &Value) -> Result<i64, FuncError> {
         Value::Nil => return Err("len of nil pointer".into()),
         Value::String(s) => s.len() as i64,
         Value::Bytes(b) => b.len() as i64,
+        v if v.string_bytes().is_some() => v.string_bytes().map_or(0, |b| b.len() as i64),
         Value::List(l) => l.len() as i64,
         Value::Map(m) => m.len() as i64,
         v => return Err(format!("len of type {}", v.type_name()).into()),

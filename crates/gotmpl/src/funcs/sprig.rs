@@ -252,46 +252,38 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
     // --- encoding and hashes ---------------------------------------------------------------
     add("b64enc", "S", |_, a| {
         Ok(Value::str(
-            base64::engine::general_purpose::STANDARD.encode(s(&a, 0)),
+            base64::engine::general_purpose::STANDARD.encode(sb(&a)),
         ))
     });
     add("b64dec", "S", |_, a| {
         Ok(Value::str(
             match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Ok(b) => return Ok(Value::byte_string(b)),
                 Err(e) => b64_error(&e),
             },
         ))
     });
-    add("b32enc", "S", |_, a| {
-        Ok(Value::str(b32enc(s(&a, 0).as_bytes())))
-    });
+    add("b32enc", "S", |_, a| Ok(Value::str(b32enc(sb(&a)))));
     add("b32dec", "S", |_, a| {
         Ok(Value::str(match b32dec(s(&a, 0)) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(b) => return Ok(Value::byte_string(b)),
             Err(e) => e,
         }))
     });
     add("sha1sum", "S", |_, a| {
         use sha1::Digest as _;
-        Ok(Value::str(hex::encode(sha1::Sha1::digest(
-            s(&a, 0).as_bytes(),
-        ))))
+        Ok(Value::str(hex::encode(sha1::Sha1::digest(sb(&a)))))
     });
     add("sha256sum", "S", |_, a| {
         use sha2::Digest as _;
-        Ok(Value::str(hex::encode(sha2::Sha256::digest(
-            s(&a, 0).as_bytes(),
-        ))))
+        Ok(Value::str(hex::encode(sha2::Sha256::digest(sb(&a)))))
     });
     add("sha512sum", "S", |_, a| {
         use sha2::Digest as _;
-        Ok(Value::str(hex::encode(sha2::Sha512::digest(
-            s(&a, 0).as_bytes(),
-        ))))
+        Ok(Value::str(hex::encode(sha2::Sha512::digest(sb(&a)))))
     });
     add("adler32sum", "S", |_, a| {
-        Ok(Value::str(adler32(s(&a, 0).as_bytes()).to_string()))
+        Ok(Value::str(adler32(sb(&a)).to_string()))
     });
     // --- paths -----------------------------------------------------------------------------
     for (n, f) in [
@@ -1287,7 +1279,7 @@ fn wrap(s: &str, width: i64, nl: &str) -> String {
     out
 }
 
-fn b64_error(e: &base64::DecodeError) -> String {
+pub(crate) fn b64_error(e: &base64::DecodeError) -> String {
     match e {
         base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => {
             format!("illegal base64 data at input byte {i}")
@@ -1881,4 +1873,9 @@ fn quote_meta(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The bytes of the first (string) argument: all of them for a non-UTF-8 string.
+fn sb(args: &[Value]) -> &[u8] {
+    args.first().and_then(Value::string_bytes).unwrap_or(&[])
 }

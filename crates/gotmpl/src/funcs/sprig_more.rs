@@ -540,12 +540,6 @@ fn bcrypt_hash(pw: &str) -> Result<String, FuncError> {
         .map_err(|e| FuncError::Message(e.to_string()))
 }
 
-fn unsupported(name: &'static str) -> Res {
-    Err(FuncError::Message(format!(
-        "{name} is not supported by driftless"
-    )))
-}
-
 pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
     add("now", "", |c, _| Ok(time_value(now(c))));
     add("date", "S A", |c, a| {
@@ -621,12 +615,8 @@ pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
         }
         Ok(Value::str(format!("{user}:{}", bcrypt_hash(s(&a, 1))?)))
     });
-    add("derivePassword", "I S S S S", |_, _| {
-        unsupported("derivePassword")
-    });
     super::certs::register(add);
-    add("encryptAES", "S S", |_, _| unsupported("encryptAES"));
-    add("decryptAES", "S S", |_, _| unsupported("decryptAES"));
+    super::secrets::register(add);
     let _ = int;
     let _: Option<Map> = None;
 }
