@@ -1754,8 +1754,28 @@ fn dig(a: &[Value]) -> Res {
     Ok(cur)
 }
 
+/// A compiled regular expression. Charts call the regex functions with a handful of
+/// constant patterns thousands of times (bitnami's common library in every `include`), and
+/// compiling dominated their rendering, so compiled patterns are kept (a `Regex` is a cheap,
+/// thread-safe handle); the cache is emptied when it grows past a bound, so hostile templates
+/// cannot make it grow without limit.
 fn re(p: &str) -> Result<regex::Regex, FuncError> {
-    regex::Regex::new(p).map_err(|e| FuncError::Message(format!("error parsing regexp: {e}")))
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const MAX_CACHED: usize = 512;
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+        return Ok(r.clone());
+    }
+    let r = regex::Regex::new(p)
+        .map_err(|e| FuncError::Message(format!("error parsing regexp: {e}")))?;
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= MAX_CACHED {
+        c.clear();
+    }
+    c.insert(p.to_string(), r.clone());
+    Ok(r)
 }
 
 /// Go's `$1`/`${name}` expansion differs from the regex crate's only in that Go treats
