@@ -35,6 +35,15 @@ struct TemplateArgs {
     /// Set a string value, never converted to a number or bool (repeatable).
     #[arg(long = "set-string")]
     set_string: Vec<String>,
+    /// Set JSON values: `a={"b":1},c=[1,2]` (repeatable).
+    #[arg(long = "set-json")]
+    set_json: Vec<String>,
+    /// Set a value to a file's content: `key=path` (`-` reads stdin; repeatable).
+    #[arg(long = "set-file")]
+    set_file: Vec<String>,
+    /// Set one value to the literal text after `=`, commas and braces included (repeatable).
+    #[arg(long = "set-literal")]
+    set_literal: Vec<String>,
     /// The release namespace.
     #[arg(short = 'n', long = "namespace", default_value = "")]
     namespace: String,
@@ -135,12 +144,37 @@ fn template(args: TemplateArgs) -> Result<String, String> {
             .add_file(&file.display().to_string(), &text)
             .map_err(|e| e.to_string())?;
     }
-    for s in &args.set {
-        values.set(s).map_err(|e| e.to_string())?;
-    }
-    for s in &args.set_string {
-        values.set_string(s).map_err(|e| e.to_string())?;
-    }
+    // Helm's order, whatever the order on the command line.
+    let read = |path: &str| -> Result<String, String> {
+        if path.trim() == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| format!("reading stdin: {e}"))?;
+            return Ok(s);
+        }
+        std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))
+    };
+    let err = |e: driftless_helm::Error| e.to_string();
+    args.set_json
+        .iter()
+        .try_for_each(|s| values.set_json(s))
+        .map_err(err)?;
+    args.set
+        .iter()
+        .try_for_each(|s| values.set(s))
+        .map_err(err)?;
+    args.set_string
+        .iter()
+        .try_for_each(|s| values.set_string(s))
+        .map_err(err)?;
+    args.set_file
+        .iter()
+        .try_for_each(|s| values.set_file(s, &read))
+        .map_err(err)?;
+    args.set_literal
+        .iter()
+        .try_for_each(|s| values.set_literal(s))
+        .map_err(err)?;
     let chart = driftless_helm::load(&chart_path).map_err(|e| e.to_string())?;
     let opts = driftless_helm::TemplateOptions {
         release_name: name,

@@ -496,7 +496,7 @@ impl<'t> State<'t> {
                         }
                     }
                 }
-                Rv::Val(Value::Int(n)) => {
+                Rv::Val(Value::Int(n) | Value::Int64(n)) => {
                     if ndecl > 1 {
                         return Err(self.error(format!(
                             "can't use {n} to iterate over more than one variable"
@@ -780,6 +780,22 @@ impl<'t> State<'t> {
                 }
                 match o.field(name) {
                     Some(v) => Ok(Rv::Val(v)),
+                    // A Go map type (`map[string]string` of `split`): keys after methods.
+                    None if matches!(o.collection(), Some(Value::Map(_))) => {
+                        let Some(Value::Map(m)) = o.collection() else {
+                            unreachable!("matched above")
+                        };
+                        match m.get(name) {
+                            Some(v) => Ok(Rv::Val(v)),
+                            None => match self.set.missing_key {
+                                MissingKey::Default => Ok(Rv::Invalid),
+                                MissingKey::Zero => Ok(Rv::Val(Value::str(""))),
+                                MissingKey::Error => {
+                                    Err(self.error(format!("map has no entry for key {name:?}")))
+                                }
+                            },
+                        }
+                    }
                     None => {
                         let t = if iface { "interface {}" } else { o.type_name() };
                         Err(self.error(format!("can't evaluate field {name} in type {t}")))
@@ -971,16 +987,17 @@ impl<'t> State<'t> {
             }
             Rv::Val(v) => v,
         };
-        let ok = matches!(
-            (p, &v),
-            (Param::Any | Param::Reflect, _)
-                | (Param::String, Value::String(_))
-                | (Param::Int, Value::Int(_))
-                | (Param::Float, Value::Float(_))
-                | (Param::Bool, Value::Bool(_))
-                | (Param::Map, Value::Map(_))
-                | (Param::List, Value::List(_))
-        );
+        let ok = (p == Param::String && v.string_bytes().is_some())
+            || matches!(
+                (p, &v),
+                (Param::Any | Param::Reflect, _)
+                    | (Param::String, Value::String(_))
+                    | (Param::Int, Value::Int(_))
+                    | (Param::Float, Value::Float(_))
+                    | (Param::Bool, Value::Bool(_))
+                    | (Param::Map, Value::Map(_))
+                    | (Param::List, Value::List(_))
+            );
         if ok {
             return Ok(v);
         }

@@ -117,6 +117,74 @@ pub fn format_float(f: f64, fmt: char, prec: Option<usize>) -> String {
     }
 }
 
+/// Go's `strconv.FormatFloat(f, 'x', prec, 64)`: `-0x1.8p+01`; `prec` `None` is the
+/// shortest exact form, otherwise the mantissa is rounded half to even to `prec` hex digits.
+fn hex_float(f: f64, upper: bool, prec: Option<usize>) -> String {
+    if !f.is_finite() {
+        return format_float(f, 'g', None);
+    }
+    const LEAD: u64 = 1 << 60;
+    let bits = f.to_bits();
+    let raw_exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let (mut mant, mut exp) = match raw_exp {
+        0 if frac == 0 => (0u64, 0i32),
+        0 => (frac, -1022),
+        e => (frac | (1 << 52), e - 1023),
+    };
+    // Leading 1 at bit 60: one hex digit before the point, fifteen after.
+    mant <<= 8;
+    while mant != 0 && mant & LEAD == 0 {
+        mant <<= 1;
+        exp -= 1;
+    }
+    if let Some(p) = prec.filter(|p| *p < 15) {
+        let shift = p as u32 * 4;
+        let extra = (mant << shift) & (LEAD - 1);
+        mant >>= 60 - shift;
+        if extra | (mant & 1) > 1 << 59 {
+            mant += 1;
+        }
+        mant <<= 60 - shift;
+        if mant & (1 << 61) != 0 {
+            mant >>= 1;
+            exp += 1;
+        }
+    }
+    let digit = |d: u64| {
+        let c = char::from_digit(d as u32, 16).unwrap_or('0');
+        if upper { c.to_ascii_uppercase() } else { c }
+    };
+    let mut s = String::new();
+    if f.is_sign_negative() {
+        s.push('-');
+    }
+    s.push_str(if upper { "0X" } else { "0x" });
+    s.push(digit((mant >> 60) & 1));
+    mant <<= 4;
+    match prec {
+        None if mant != 0 => {
+            s.push('.');
+            while mant != 0 {
+                s.push(digit((mant >> 60) & 15));
+                mant <<= 4;
+            }
+        }
+        Some(p) if p > 0 => {
+            s.push('.');
+            for _ in 0..p {
+                s.push(digit((mant >> 60) & 15));
+                mant <<= 4;
+            }
+        }
+        _ => {}
+    }
+    s.push(if upper { 'P' } else { 'p' });
+    s.push(if exp < 0 { '-' } else { '+' });
+    s.push_str(&format!("{:02}", exp.unsigned_abs()));
+    s
+}
+
 /// (negative, digits without point, decimal exponent of the first digit).
 fn shortest_digits(f: f64) -> (bool, String, i32) {
     split_e(&format!("{:e}", f))
@@ -213,7 +281,7 @@ fn write_depth(out: &mut String, v: &Value, depth: usize) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f, 'g', None)),
         Value::String(s) => out.push_str(s),
         Value::Bytes(b) => {
@@ -393,6 +461,7 @@ fn fmt_float_verb(x: f64, verb: char, f: &Flags) -> Option<String> {
         'v' | 'g' | 'G' => format_float(x, if verb == 'G' { 'G' } else { 'g' }, f.prec),
         'e' | 'E' => format_float(x, verb, Some(f.prec.unwrap_or(6))),
         'f' | 'F' => format_float(x, 'f', Some(f.prec.unwrap_or(6))),
+        'x' | 'X' => hex_float(x, verb == 'X', f.prec),
         _ => return None,
     };
     if f.plus && !s.starts_with('-') && !s.starts_with('+') {
@@ -416,7 +485,7 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, f: &Flags) {
         (_, Value::Nil) => bad_verb(out, verb, v),
         ('v' | 't', Value::Bool(b)) => pad(out, if *b { "true" } else { "false" }, f),
         (_, Value::Bool(_)) => bad_verb(out, verb, v),
-        (_, Value::Int(i)) => match fmt_int(*i, verb, f) {
+        (_, Value::Int(i) | Value::Int64(i)) => match fmt_int(*i, verb, f) {
             Some(s) => pad(out, &s, f),
             None => bad_verb(out, verb, v),
         },
@@ -499,6 +568,26 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, f: &Flags) {
             }
             out.push(']');
         }
+        ('x' | 'X' | 'q', Value::Object(_)) if v.string_bytes().is_some() => {
+            let b = v.string_bytes().unwrap_or_default();
+            let s = match verb {
+                'q' => {
+                    let mut q = String::from('"');
+                    for chunk in b.utf8_chunks() {
+                        let valid = quote_with(chunk.valid(), '"', f.plus);
+                        q.push_str(&valid[1..valid.len() - 1]);
+                        for x in chunk.invalid() {
+                            q.push_str(&format!("\\x{x:02x}"));
+                        }
+                    }
+                    q.push('"');
+                    q
+                }
+                'x' => hex::encode(b),
+                _ => hex::encode_upper(b),
+            };
+            pad(out, &s, f);
+        }
         ('v' | 's', Value::Object(o)) => match o.display() {
             Some(s) => pad(out, &s, f),
             None => fmt_one(out, &o.to_value(), verb, f),
@@ -545,89 +634,118 @@ fn fmt_elem(out: &mut String, v: &Value, verb: char, f: &Flags) {
     }
 }
 
-/// Go's `fmt.Sprintf`.
+/// Go's `fmt.Sprintf`, explicit argument indexes (`%[2]s`, `%[1]*d`) included.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::with_capacity(format.len() + 16);
+    let b = format.as_bytes();
     let mut argi = 0;
-    let mut it = format.char_indices().peekable();
-    while let Some((_, c)) = it.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
+    // Set by any `[n]`: Go then reports no EXTRA arguments.
+    let mut reordered = false;
+    let mut i = 0;
+    while i < b.len() {
+        let lit = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
         }
+        out.push_str(&format[lit..i]);
+        if i >= b.len() {
+            break;
+        }
+        i += 1; // the '%'
         let mut f = Flags::default();
-        // Flags.
-        while let Some(&(_, c)) = it.peek() {
-            match c {
-                '-' => {
+        let mut good_index = true;
+        while i < b.len() {
+            match b[i] {
+                b'-' => {
                     f.minus = true;
                     f.zero = false;
                 }
-                '+' => f.plus = true,
-                '#' => f.sharp = true,
-                ' ' => f.space = true,
-                '0' => f.zero = !f.minus,
+                b'+' => f.plus = true,
+                b'#' => f.sharp = true,
+                b' ' => f.space = true,
+                b'0' => f.zero = !f.minus,
                 _ => break,
             }
-            it.next();
+            i += 1;
         }
+        let mut index = |i: &mut usize, argi: &mut usize, good: &mut bool| -> bool {
+            if b.get(*i) != Some(&b'[') {
+                return false;
+            }
+            reordered = true;
+            let (n, width, ok) = arg_number(&format[*i..]);
+            *i += width;
+            match n {
+                Some(n) if ok && n < args.len() => {
+                    *argi = n;
+                    true
+                }
+                _ => {
+                    *good = false;
+                    ok
+                }
+            }
+        };
+        let mut after_index = index(&mut i, &mut argi, &mut good_index);
         // Width.
-        if let Some(&(_, '*')) = it.peek() {
-            it.next();
-            match args.get(argi) {
-                Some(Value::Int(w)) => {
-                    if *w < 0 {
+        if b.get(i) == Some(&b'*') {
+            i += 1;
+            match int_arg(args, &mut argi) {
+                Some(w) => {
+                    if w < 0 {
                         f.minus = true;
                         f.zero = false;
                     }
                     f.width = Some(w.unsigned_abs() as usize);
                 }
-                _ => out.push_str("%!(BADWIDTH)"),
+                None => out.push_str("%!(BADWIDTH)"),
             }
-            argi += 1;
+            after_index = false;
         } else {
-            let mut w = String::new();
-            while let Some(&(_, c)) = it.peek() {
-                if c.is_ascii_digit() {
-                    w.push(c);
-                    it.next();
-                } else {
-                    break;
+            let (w, n) = digits(&b[i..]);
+            i += n;
+            if n > 0 {
+                f.width = w;
+                if after_index {
+                    good_index = false;
                 }
-            }
-            if !w.is_empty() {
-                f.width = w.parse().ok();
             }
         }
         // Precision.
-        if let Some(&(_, '.')) = it.peek() {
-            it.next();
-            if let Some(&(_, '*')) = it.peek() {
-                it.next();
-                match args.get(argi) {
-                    Some(Value::Int(p)) if *p >= 0 => f.prec = Some(*p as usize),
-                    _ => out.push_str("%!(BADPREC)"),
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if after_index {
+                good_index = false;
+            }
+            after_index = index(&mut i, &mut argi, &mut good_index);
+            if b.get(i) == Some(&b'*') {
+                i += 1;
+                match int_arg(args, &mut argi) {
+                    Some(p) if p >= 0 => f.prec = Some(p as usize),
+                    Some(_) => {}
+                    None => out.push_str("%!(BADPREC)"),
                 }
-                argi += 1;
+                after_index = false;
             } else {
-                let mut p = String::new();
-                while let Some(&(_, c)) = it.peek() {
-                    if c.is_ascii_digit() {
-                        p.push(c);
-                        it.next();
-                    } else {
-                        break;
-                    }
-                }
-                f.prec = Some(p.parse().unwrap_or(0));
+                let (p, n) = digits(&b[i..]);
+                i += n;
+                f.prec = Some(p.unwrap_or(0));
             }
         }
-        let Some((_, verb)) = it.next() else {
+        if !after_index {
+            index(&mut i, &mut argi, &mut good_index);
+        }
+        let Some(verb) = format[i..].chars().next() else {
             out.push_str("%!(NOVERB)");
             break;
         };
+        i += verb.len_utf8();
         if verb == '%' {
             out.push('%');
+            continue;
+        }
+        if !good_index {
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
             continue;
         }
         let Some(arg) = args.get(argi) else {
@@ -647,6 +765,9 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         }
         fmt_one(&mut out, arg, verb, &f);
     }
+    if reordered {
+        return out;
+    }
     if argi < args.len() {
         out.push_str("%!(EXTRA ");
         for (i, a) in args[argi..].iter().enumerate() {
@@ -665,6 +786,43 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         out.push(')');
     }
     out
+}
+
+/// Go's `parseArgNumber` on text starting with `[`: the zero-based index, the bytes it
+/// spans, and whether it was well formed (`[x]` is not, nor an unclosed `[`).
+fn arg_number(s: &str) -> (Option<usize>, usize, bool) {
+    if s.len() < 3 {
+        return (None, 1, false);
+    }
+    match s.find(']') {
+        Some(close) => {
+            let inner = &s.as_bytes()[1..close];
+            let (n, len) = digits(inner);
+            if len == 0 || len != inner.len() {
+                return (None, close + 1, false);
+            }
+            (n.and_then(|n| n.checked_sub(1)), close + 1, n.is_some())
+        }
+        None => (None, 1, false),
+    }
+}
+
+/// A run of ASCII digits: its value (if it fits Go's limit of 1e6) and its length.
+fn digits(b: &[u8]) -> (Option<usize>, usize) {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let v = std::str::from_utf8(&b[..n])
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|v| *v <= 1_000_000);
+    (v, n)
+}
+
+/// Go's `intFromArg`: the argument at `argi` as a `*` width or precision (an integer of any
+/// kind), moving past it when there is one.
+fn int_arg(args: &[Value], argi: &mut usize) -> Option<i64> {
+    let v = args.get(*argi)?;
+    *argi += 1;
+    v.as_int().filter(|n| n.unsigned_abs() <= 1_000_000)
 }
 
 #[cfg(test)]

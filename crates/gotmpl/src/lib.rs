@@ -61,15 +61,15 @@
 //! `tests/cases/*.cases` (500+ templates) are rendered by Go's `text/template` + Sprig v3.3.0
 //! and by Helm v3.19's engine (`oracle/`, regenerate with `oracle/regen.sh`); every case must
 //! match byte for byte, error messages included. Known differences, none in the suite:
-//! - One integer type: `typeOf`/`%T`/`kindOf` say `int` where Sprig returns `int64` (math
-//!   functions), and Go's "expected int; got int64" argument errors cannot happen.
-//! - Strings are UTF-8: functions that make arbitrary bytes (`b64dec` of binary data,
-//!   `substr`/`trunc` cutting inside a character) replace invalid bytes with U+FFFD.
+//! - A Go string that is not UTF-8 (`b64dec` of random bytes) keeps its bytes for `len`,
+//!   `b64enc`, the hashes and `printf "%x"`/`"%q"`, but prints with U+FFFD for invalid bytes;
+//!   `substr`/`trunc` cutting inside a character do the same.
+//! - `sortAlpha` of a `[]string` returns a sorted copy; Go's sorts the argument in place too.
 //! - Regular expressions use the `regex` crate (RE2 syntax, like Go); the text of a syntax
 //!   error differs from Go's.
-//! - Dates: only UTC (`dateInZone` treats every zone as UTC, as Go does for unknown zones).
-//! - Certificates and keys are ECDSA P-256 (Sprig makes RSA 2048); `genPrivateKey "rsa"`,
-//!   `derivePassword`, `encryptAES`/`decryptAES` and `fromToml` are errors.
+//! - `js` escapes control characters and U+2028/U+2029 but not every rune Go's
+//!   `unicode.IsPrint` refuses.
+//! - `genPrivateKey "dsa"` is an error (RSA, ECDSA and Ed25519 keys are made as Sprig does).
 //! - `toYamlPretty` is `toYaml`.
 
 mod error;

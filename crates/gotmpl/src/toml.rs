@@ -73,7 +73,7 @@ fn scalar(v: &Value) -> Option<String> {
     Some(match v {
         Value::Nil => return None,
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => {
             if f.is_nan() {
                 "nan".into()

@@ -127,8 +127,11 @@ pub enum Value {
     Nil,
     /// `bool`.
     Bool(bool),
-    /// `int` / `int64`: numbers made by template code and functions.
+    /// `int`: numbers made by template code and Go's builtins (`len`, `{{ 3 }}`).
     Int(i64),
+    /// `int64`: what Sprig's math functions return (`add`, `max`, `int64`). Go keeps it apart
+    /// from `int`: `typeOf` says `int64`, and an `int` parameter refuses it.
+    Int64(i64),
     /// `float64`: numbers that came from YAML or JSON data.
     Float(f64),
     /// `string`.
@@ -193,9 +196,129 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn collection(&self) -> Option<Value> {
         None
     }
+    /// Go's `reflect.Kind` name (Sprig's `kindOf`): `struct` unless the type is a Go map
+    /// (`map`) or slice (`slice`).
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
+}
+
+/// Go's `[]string` (`splitList`, `keys`, `sortAlpha`, …): a list to `range`, `index` and
+/// Sprig's list functions, but `typeOf` says `[]string` and a `[]interface {}` parameter
+/// refuses it, as in Go.
+#[derive(Debug)]
+struct StringList(Value);
+
+impl Object for StringList {
+    fn type_name(&self) -> &str {
+        "[]string"
+    }
+    fn kind_name(&self) -> &'static str {
+        "slice"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn to_value(&self) -> Value {
+        self.0.clone()
+    }
+    fn collection(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
+/// Go's `map[string]string` (`split`, `splitn`): keys reachable as fields, but a
+/// `map[string]interface {}` parameter (`keys`, `set`, `merge`) refuses it, as in Go.
+#[derive(Debug)]
+struct StringMap(Value);
+
+impl Object for StringMap {
+    fn type_name(&self) -> &str {
+        "map[string]string"
+    }
+    fn kind_name(&self) -> &'static str {
+        "map"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn to_value(&self) -> Value {
+        self.0.clone()
+    }
+    fn collection(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
+/// A Go `string` that is not UTF-8 (`b64dec` of random bytes): Go strings are bytes.
+/// Functions that read bytes (`len`, `b64enc`, the hashes, `printf "%x"`/`"%q"`) see them
+/// all; functions that read text see the bytes with invalid sequences as U+FFFD.
+#[derive(Debug)]
+pub(crate) struct ByteString {
+    pub(crate) bytes: Arc<[u8]>,
+    text: String,
+}
+
+impl Object for ByteString {
+    fn type_name(&self) -> &str {
+        "string"
+    }
+    fn kind_name(&self) -> &'static str {
+        "string"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn display(&self) -> Option<String> {
+        Some(self.text.clone())
+    }
+    fn to_value(&self) -> Value {
+        Value::str(&self.text)
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 impl Value {
+    /// A Go `string` of arbitrary bytes: a plain [`Value::String`] when they are UTF-8.
+    pub fn byte_string(bytes: Vec<u8>) -> Value {
+        match String::from_utf8(bytes) {
+            Ok(s) => Value::from(s),
+            Err(e) => {
+                let bytes: Arc<[u8]> = e.into_bytes().into();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                Value::Object(Arc::new(ByteString { bytes, text }))
+            }
+        }
+    }
+
+    /// The bytes of a Go string ([`Value::String`] or a non-UTF-8 [`Value::byte_string`]).
+    pub fn string_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::String(s) => Some(s.as_bytes()),
+            Value::Object(o) => Some(&o.as_any()?.downcast_ref::<ByteString>()?.bytes),
+            _ => None,
+        }
+    }
+
+    /// A Go `[]string`.
+    pub fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
+        let l = Value::list(items.into_iter().map(Value::str).collect());
+        Value::Object(Arc::new(StringList(l)))
+    }
+
+    /// A Go `map[string]string`.
+    pub fn string_map<K: Into<String>, S: AsRef<str>>(
+        entries: impl IntoIterator<Item = (K, S)>,
+    ) -> Value {
+        let m = entries
+            .into_iter()
+            .map(|(k, v)| (k.into(), Value::str(v)))
+            .collect();
+        Value::Object(Arc::new(StringMap(Value::map(m))))
+    }
+
     /// A string value.
     pub fn str(s: impl AsRef<str>) -> Value {
         Value::String(Arc::from(s.as_ref()))
@@ -262,7 +385,7 @@ impl Value {
         match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
@@ -288,7 +411,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
@@ -316,6 +439,7 @@ impl Value {
             Value::Nil => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::Bytes(_) => "[]uint8",
@@ -331,18 +455,28 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::Bytes(_) | Value::List(_) => "slice",
             Value::Map(_) => "map",
-            Value::Object(_) => "struct",
+            Value::Object(o) => o.kind_name(),
         }
     }
 
-    /// The string inside, if this is a string.
+    /// The integer inside, if this is an `int` or an `int64`.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The string inside, if this is a string (a non-UTF-8 one with U+FFFD for invalid bytes).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
+            Value::Object(o) => Some(&o.as_any()?.downcast_ref::<ByteString>()?.text),
             _ => None,
         }
     }
@@ -393,7 +527,7 @@ impl Value {
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,

@@ -328,11 +328,17 @@ fn certificate_functions_make_pem() {
         );
         assert!(parts[i].trim_end().ends_with("-----END CERTIFICATE-----"));
     }
-    for i in [2, 4, 5] {
+    // The keys Sprig makes, in the PEM forms Go's x509 writes, and they parse as such.
+    {
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use rsa::traits::PublicKeyParts as _;
+        let k = rsa::RsaPrivateKey::from_pkcs1_pem(parts[2]).expect("an RSA PKCS #1 key");
+        assert_eq!(k.size() * 8, 2048);
+        p256::SecretKey::from_sec1_pem(parts[4]).expect("a P-256 SEC 1 key");
         assert!(
-            parts[i].starts_with("-----BEGIN PRIVATE KEY-----"),
+            parts[5].starts_with("-----BEGIN PRIVATE KEY-----"),
             "{}",
-            parts[i]
+            parts[5]
         );
     }
     assert_eq!(parts[6], "Unknown type x");
@@ -341,7 +347,21 @@ fn certificate_functions_make_pem() {
     let mut t = Templates::helm();
     t.parse("r", r#"{{ genPrivateKey "rsa" }}"#)
         .expect("parses");
-    let e = t.execute("r", &Value::Nil).unwrap_err();
+    let pem = t.execute("r", &Value::Nil).expect("renders");
+    {
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use rsa::traits::PublicKeyParts as _;
+        let k = rsa::RsaPrivateKey::from_pkcs1_pem(&pem).expect("an RSA PKCS #1 key");
+        assert_eq!(
+            k.size() * 8,
+            4096,
+            "Sprig's genPrivateKey \"rsa\" is 4096 bits"
+        );
+    }
+    let mut t = Templates::helm();
+    t.parse("d", r#"{{ genPrivateKey "dsa" }}"#)
+        .expect("parses");
+    let e = t.execute("d", &Value::Nil).unwrap_err();
     assert!(e.to_string().contains("not supported by driftless"), "{e}");
     t.parse("s", r#"{{ genSignedCert "x" nil nil 1 "notaca" }}"#)
         .expect("parses");

@@ -149,7 +149,8 @@ impl Capabilities {
 /// A function the controller can supply for `lookup` (apiVersion, kind, namespace, name).
 pub type LookupFn = Arc<dyn Fn(&str, &str, &str, &str) -> Result<J, String> + Send + Sync>;
 
-/// Converts values (numbers from YAML are f64, from `--set` i64) into template values.
+/// Converts values (numbers from YAML and JSON are float64, from `--set` int64) into template
+/// values.
 pub fn to_template_value(v: &J) -> G {
     match v {
         J::Null => G::Nil,
@@ -158,7 +159,7 @@ pub fn to_template_value(v: &J) -> G {
             if n.is_f64() {
                 G::Float(n.as_f64().unwrap_or(0.0))
             } else if let Some(i) = n.as_i64() {
-                G::Int(i)
+                G::Int64(i)
             } else {
                 G::Float(n.as_f64().unwrap_or(0.0))
             }

@@ -1,28 +1,43 @@
-//! `--set` and `--set-string`: Helm's "strvals" syntax.
+//! `--set`, `--set-string`, `--set-json`, `--set-file` and `--set-literal`: Helm's "strvals"
+//! syntax.
 //!
 //! `a.b=c,list[0]=x,list[1].name=y,arr={1,2}`: dots nest maps, `[i]` indexes lists (growing
 //! them with nulls), `{a,b}` is a list, `\` escapes the next character, commas separate
-//! assignments. With `--set` values are typed (`true`, `false`, `null`, integers without a
-//! leading zero become bool/nil/int64); with `--set-string` everything stays a string.
+//! assignments. What a value becomes depends on the [`Kind`] of flag.
 
 use serde_json::{Map, Value};
+
+/// Which flag an expression came from: it decides what the text after `=` becomes.
+#[derive(Clone, Copy)]
+pub enum Kind<'a> {
+    /// `--set`: `true`, `false`, `null` and integers without a leading zero become
+    /// bool/nil/int64; the rest stays a string.
+    Typed,
+    /// `--set-string`: every value is a string.
+    String,
+    /// `--set-json`: each value is one JSON document (`a={"b":1},c=[1,2]`); an empty value is
+    /// null. JSON numbers are float64, as Go decodes them.
+    Json,
+    /// `--set-file`: each value is a path; the file's content (read by the function) is the
+    /// string value.
+    File(&'a dyn Fn(&str) -> Result<String, String>),
+    /// `--set-literal`: one key, and everything after its `=` verbatim (commas, braces and
+    /// backslashes included).
+    Literal,
+}
 
 /// The largest list index `--set` accepts (Helm's `MaxIndex`).
 const MAX_INDEX: usize = 65536;
 /// The deepest `a.b.c` nesting `--set` accepts (Helm's `MaxNestedNameLevel`).
 const MAX_NESTED_NAME_LEVEL: usize = 30;
 
-/// Parses one `--set` (typed) or `--set-string` expression into `dest`.
-pub fn parse_into(
-    expr: &str,
-    dest: &mut Map<String, Value>,
-    string_only: bool,
-) -> Result<(), String> {
+/// Parses one expression of the flag `kind` into `dest`.
+pub fn parse_into(expr: &str, dest: &mut Map<String, Value>, kind: Kind<'_>) -> Result<(), String> {
     let chars: Vec<char> = expr.chars().collect();
     let mut p = Parser {
         s: chars,
         pos: 0,
-        string_only,
+        kind,
     };
     loop {
         match p.key(dest, 0) {
@@ -42,13 +57,13 @@ fn err<T>(msg: impl Into<String>) -> Result<T, Stop> {
     Err(Stop::Err(msg.into()))
 }
 
-struct Parser {
+struct Parser<'a> {
     s: Vec<char>,
     pos: usize,
-    string_only: bool,
+    kind: Kind<'a>,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn read(&mut self) -> Option<char> {
         let c = self.s.get(self.pos).copied();
         if c.is_some() {
@@ -65,7 +80,7 @@ impl Parser {
             match self.read() {
                 None => return (v, None),
                 Some(c) if stop.contains(&c) => return (v, Some(c)),
-                Some('\\') => match self.read() {
+                Some('\\') if !matches!(self.kind, Kind::Literal) => match self.read() {
                     None => return (v, None),
                     Some(n) => v.push(n),
                 },
@@ -74,10 +89,55 @@ impl Parser {
         }
     }
 
-    fn typed(&self, v: String) -> Value {
-        if self.string_only {
-            return Value::String(v);
+    /// The value of the text after `=` (or of a `{…}` item).
+    fn value(&self, v: String) -> Result<Value, Stop> {
+        match self.kind {
+            Kind::String | Kind::Literal | Kind::Json => Ok(Value::String(v)),
+            Kind::File(read) => read(&v).map(Value::String).map_err(Stop::Err),
+            Kind::Typed => Ok(Self::typed(v)),
         }
+    }
+
+    /// `--set-json`: the JSON document at the cursor (null when the value is empty), then
+    /// the blanks and comma after it.
+    fn json(&mut self) -> Result<Value, Stop> {
+        if self.empty_value() {
+            return Ok(Value::Null);
+        }
+        let rest: String = self.s[self.pos..].iter().collect();
+        let mut it = serde_json::Deserializer::from_str(&rest).into_iter::<Value>();
+        let v = match it.next() {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => return err(e.to_string()),
+            None => return Err(Stop::Eof),
+        };
+        self.pos += rest[..it.byte_offset()].chars().count();
+        self.empty_value();
+        Ok(go_json_numbers(v))
+    }
+
+    /// Helm's `emptyVal`: skips blanks; true at the end or at a comma (consumed).
+    fn empty_value(&mut self) -> bool {
+        loop {
+            match self.read() {
+                None | Some(',') => return true,
+                Some(c) if c.is_whitespace() => {}
+                Some(_) => {
+                    self.pos -= 1;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// `--set-literal`: the rest of the input.
+    fn rest(&mut self) -> String {
+        let v: String = self.s[self.pos..].iter().collect();
+        self.pos = self.s.len();
+        v
+    }
+
+    fn typed(v: String) -> Value {
         if v.eq_ignore_ascii_case("true") {
             return Value::Bool(true);
         }
@@ -100,7 +160,11 @@ impl Parser {
     }
 
     fn key(&mut self, data: &mut Map<String, Value>, level: usize) -> Result<(), Stop> {
-        let (k, last) = self.until(&['=', '[', ',', '.']);
+        let stops: &[char] = match self.kind {
+            Kind::Literal => &['=', '[', '.'],
+            _ => &['=', '[', ',', '.'],
+        };
+        let (k, last) = self.until(stops);
         match last {
             None => {
                 if k.is_empty() {
@@ -125,6 +189,16 @@ impl Parser {
                 }
                 r
             }
+            Some('=') if matches!(self.kind, Kind::Literal) => {
+                let v = self.rest();
+                set(data, k, Value::String(v));
+                Ok(())
+            }
+            Some('=') if matches!(self.kind, Kind::Json) => {
+                let v = self.json()?;
+                set(data, k, v);
+                Ok(())
+            }
             Some('=') => match self.val_list() {
                 Ok(Some(list)) => {
                     set(data, k, Value::Array(list));
@@ -132,7 +206,7 @@ impl Parser {
                 }
                 Ok(None) => {
                     let (rs, _) = self.until(&[',']);
-                    let v = self.typed(rs);
+                    let v = self.value(rs)?;
                     set(data, k, v);
                     Ok(())
                 }
@@ -214,12 +288,20 @@ impl Parser {
         }
         match last {
             None => Err(Stop::Eof),
+            Some('=') if matches!(self.kind, Kind::Literal) => {
+                let v = self.rest();
+                Self::set_index(list, i, Value::String(v))
+            }
+            Some('=') if matches!(self.kind, Kind::Json) => {
+                let v = self.json()?;
+                Self::set_index(list, i, v)
+            }
             Some('=') => match self.val_list() {
                 Ok(Some(vl)) => Self::set_index(list, i, Value::Array(vl)),
                 Err(Stop::Eof) => Self::set_index(list, i, Value::String(String::new())),
                 Ok(None) => {
                     let (rs, _) = self.until(&[',']);
-                    let v = self.typed(rs);
+                    let v = self.value(rs)?;
                     Self::set_index(list, i, v)
                 }
                 Err(e) => Err(e),
@@ -267,10 +349,10 @@ impl Parser {
                     {
                         self.pos -= 1;
                     }
-                    list.push(self.typed(rs));
+                    list.push(self.value(rs)?);
                     return Ok(Some(list));
                 }
-                Some(_) => list.push(self.typed(rs)),
+                Some(_) => list.push(self.value(rs)?),
             }
         }
     }
@@ -279,6 +361,24 @@ impl Parser {
 fn set(data: &mut Map<String, Value>, key: String, v: Value) {
     if !key.is_empty() {
         data.insert(key, v);
+    }
+}
+
+/// Go's `encoding/json` decodes every number into a float64 (`--set-json a=1000000` is
+/// `1e+06` to a template).
+fn go_json_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Value::Array(a) => Value::Array(a.into_iter().map(go_json_numbers).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, go_json_numbers(v)))
+                .collect(),
+        ),
+        v => v,
     }
 }
 
@@ -297,9 +397,56 @@ mod tests {
     use serde_json::json;
 
     fn parse(s: &str, string_only: bool) -> Result<Value, String> {
+        let kind = if string_only {
+            Kind::String
+        } else {
+            Kind::Typed
+        };
+        parse_kind(s, kind)
+    }
+
+    fn parse_kind(s: &str, kind: Kind<'_>) -> Result<Value, String> {
         let mut m = Map::new();
-        parse_into(s, &mut m, string_only)?;
+        parse_into(s, &mut m, kind)?;
         Ok(Value::Object(m))
+    }
+
+    #[test]
+    fn json_values() {
+        let v = parse_kind(r#"a={"b":[1,"x"]}, c=[1,2],d=,e.f="s""#, Kind::Json).unwrap();
+        assert_eq!(
+            v,
+            // The blank after a comma starts the next key, as in Helm.
+            json!({"a": {"b": [1.0, "x"]}, " c": [1.0, 2.0], "d": null, "e": {"f": "s"}})
+        );
+        assert!(v[" c"][0].is_f64(), "Go decodes JSON numbers as float64");
+        assert!(parse_kind("a={bad", Kind::Json).is_err());
+    }
+
+    #[test]
+    fn literal_values() {
+        assert_eq!(
+            parse_kind(r"a.b=x,y={z}\n", Kind::Literal).unwrap(),
+            json!({"a": {"b": "x,y={z}\\n"}})
+        );
+        assert_eq!(
+            parse_kind("l[1]=v,w", Kind::Literal).unwrap(),
+            json!({"l": [null, "v,w"]})
+        );
+    }
+
+    #[test]
+    fn file_values() {
+        let read = |p: &str| match p {
+            "ok.txt" => Ok(format!("content of {p}")),
+            _ => Err(format!("open {p}: no such file or directory")),
+        };
+        assert_eq!(
+            parse_kind("a=ok.txt,b[0]=ok.txt", Kind::File(&read)).unwrap(),
+            json!({"a": "content of ok.txt", "b": ["content of ok.txt"]})
+        );
+        let e = parse_kind("a=missing.txt", Kind::File(&read)).unwrap_err();
+        assert!(e.contains("missing.txt: no such file"), "{e}");
     }
 
     #[test]

@@ -25,19 +25,47 @@ impl UserValues {
         Ok(())
     }
 
+    // Helm applies the flags by kind, whatever their order on the command line: values
+    // files, then every `--set-json`, `--set`, `--set-string`, `--set-file`, `--set-literal`.
+
     /// Applies one `--set` expression (typed values).
     pub fn set(&mut self, expr: &str) -> Result<(), Error> {
-        strvals::parse_into(expr, &mut self.0, false).map_err(|message| Error::SetValue {
-            flag: "--set",
-            expr: expr.to_string(),
-            message,
-        })
+        self.apply("--set", expr, strvals::Kind::Typed)
     }
 
     /// Applies one `--set-string` expression (values stay strings).
     pub fn set_string(&mut self, expr: &str) -> Result<(), Error> {
-        strvals::parse_into(expr, &mut self.0, true).map_err(|message| Error::SetValue {
-            flag: "--set-string",
+        self.apply("--set-string", expr, strvals::Kind::String)
+    }
+
+    /// Applies one `--set-json` expression (`a={"b":1}`: each value a JSON document).
+    pub fn set_json(&mut self, expr: &str) -> Result<(), Error> {
+        self.apply("--set-json", expr, strvals::Kind::Json)
+    }
+
+    /// Applies one `--set-file` expression (`a=path`: the file's content). `read` reads a
+    /// path (the caller decides where paths are relative to; Helm reads `-` as stdin).
+    pub fn set_file(
+        &mut self,
+        expr: &str,
+        read: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Result<(), Error> {
+        self.apply("--set-file", expr, strvals::Kind::File(read))
+    }
+
+    /// Applies one `--set-literal` expression (`a.b=` and the rest verbatim).
+    pub fn set_literal(&mut self, expr: &str) -> Result<(), Error> {
+        self.apply("--set-literal", expr, strvals::Kind::Literal)
+    }
+
+    fn apply(
+        &mut self,
+        flag: &'static str,
+        expr: &str,
+        kind: strvals::Kind<'_>,
+    ) -> Result<(), Error> {
+        strvals::parse_into(expr, &mut self.0, kind).map_err(|message| Error::SetValue {
+            flag,
             expr: expr.to_string(),
             message,
         })

@@ -65,6 +65,9 @@ fn render(case: &Case) -> Result<String, String> {
         ..Default::default()
     };
     let mut output = OutputOptions::default();
+    // Helm applies the value flags by kind, not in command-line order.
+    let (mut json, mut set, mut set_string, mut file, mut literal) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut it = case.args.iter();
     while let Some(flag) = it.next() {
         let mut next = || it.next().cloned().ok_or(format!("{flag} needs a value"));
@@ -76,8 +79,11 @@ fn render(case: &Case) -> Result<String, String> {
                     .add_file(&path.display().to_string(), &text)
                     .map_err(|e| e.to_string())?;
             }
-            "--set" => values.set(&next()?).map_err(|e| e.to_string())?,
-            "--set-string" => values.set_string(&next()?).map_err(|e| e.to_string())?,
+            "--set" => set.push(next()?),
+            "--set-string" => set_string.push(next()?),
+            "--set-json" => json.push(next()?),
+            "--set-file" => file.push(next()?),
+            "--set-literal" => literal.push(next()?),
             "-n" | "--namespace" => opts.namespace = next()?,
             "--kube-version" => opts.kube_version = Some(next()?),
             "-a" | "--api-versions" => opts.api_versions.push(next()?),
@@ -91,6 +97,25 @@ fn render(case: &Case) -> Result<String, String> {
             other => return Err(format!("unsupported flag {other}")),
         }
     }
+    let read = |p: &str| {
+        std::fs::read_to_string(case.chart_dir.join(p)).map_err(|e| format!("open {p}: {e}"))
+    };
+    let err = |e: driftless_helm::Error| e.to_string();
+    json.iter()
+        .try_for_each(|s| values.set_json(s))
+        .map_err(err)?;
+    set.iter().try_for_each(|s| values.set(s)).map_err(err)?;
+    set_string
+        .iter()
+        .try_for_each(|s| values.set_string(s))
+        .map_err(err)?;
+    file.iter()
+        .try_for_each(|s| values.set_file(s, &read))
+        .map_err(err)?;
+    literal
+        .iter()
+        .try_for_each(|s| values.set_literal(s))
+        .map_err(err)?;
     let chart_path = if case.chart_dir.join("chart").is_dir() {
         case.chart_dir.join("chart")
     } else {

@@ -59,10 +59,21 @@ pub(super) fn table() -> HashMap<&'static str, Function> {
     list.into_iter().map(|(n, s, b)| (n, sig(s, b))).collect()
 }
 
-/// Go's `evalArgs`: a lone string as is, otherwise `fmt.Sprint`.
+/// Go's `evalArgs`: a lone string as is, otherwise `fmt.Sprint` of the printable values, in
+/// which a nil argument (a missing key) is `<no value>` rather than `fmt`'s `<nil>`.
 fn eval_args(a: &[Value]) -> String {
     if let [Value::String(s)] = a {
         return s.to_string();
+    }
+    if a.iter().any(Value::is_nil) {
+        let a: Vec<Value> = a
+            .iter()
+            .map(|v| match v {
+                Value::Nil => Value::str("<no value>"),
+                v => v.clone(),
+            })
+            .collect();
+        return format::sprint(&a);
     }
     format::sprint(a)
 }
@@ -81,7 +92,7 @@ fn kind(v: &Value) -> Kind {
     match v {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::String(_) => Kind::String,
         _ => Kind::Other,
@@ -104,7 +115,7 @@ pub(crate) fn eq(a: &Value, b: &Value) -> Result<bool, FuncError> {
     }
     Ok(match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (x, y) if x.as_int().is_some() => x.as_int() == y.as_int(),
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
@@ -138,7 +149,7 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
         .into());
     }
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Ok(x < y),
+        (x, y) if x.as_int().is_some() => Ok(x.as_int() < y.as_int()),
         (Value::Float(x), Value::Float(y)) => Ok(x < y),
         (Value::String(x), Value::String(y)) => Ok(x < y),
         _ => Err(bad_type()),
@@ -150,6 +161,7 @@ fn length(v: &Value) -> Result<i64, FuncError> {
         Value::Nil => return Err("len of nil pointer".into()),
         Value::String(s) => s.len() as i64,
         Value::Bytes(b) => b.len() as i64,
+        v if v.string_bytes().is_some() => v.string_bytes().map_or(0, |b| b.len() as i64),
         Value::List(l) => l.len() as i64,
         Value::Map(m) => m.len() as i64,
         v => return Err(format!("len of type {}", v.type_name()).into()),
@@ -158,7 +170,7 @@ fn length(v: &Value) -> Result<i64, FuncError> {
 
 fn index_arg(i: &Value, cap: usize) -> Result<usize, FuncError> {
     let x = match i {
-        Value::Int(x) => *x,
+        Value::Int(x) | Value::Int64(x) => *x,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
         v => return Err(format!("cannot index slice/array with type {}", v.type_name()).into()),
     };
@@ -269,7 +281,11 @@ fn js_escape(s: &str) -> String {
             '>' => o.push_str("\\u003E"),
             '&' => o.push_str("\\u0026"),
             '=' => o.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04X}", c as u32)),
+            // Go escapes every rune that `unicode.IsPrint` refuses; the line and paragraph
+            // separators end a JavaScript string literal.
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                o.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => o.push(c),
         }
     }

@@ -1,7 +1,9 @@
 //! Sprig's certificate functions (`genCA`, `genSelfSignedCert`, `genSignedCert`,
-//! `genPrivateKey`, `buildCustomCert`), on rcgen. Keys are ECDSA P-256 where Sprig makes RSA
-//! 2048 (ring, our crypto backend, cannot generate RSA keys); the certificates are otherwise
-//! alike: the common name, IP and DNS SANs, validity in days, CA basic constraints.
+//! `genPrivateKey`, `buildCustomCert`), on rcgen. Keys are what Sprig makes: RSA 2048 for
+//! certificates and RSA 4096 for `genPrivateKey "rsa"` (the `rsa` crate, since ring cannot
+//! generate RSA keys), PEM-encoded as Go's x509 does (`RSA PRIVATE KEY`, `EC PRIVATE KEY`);
+//! the certificates carry the common name, IP and DNS SANs, validity in days and CA basic
+//! constraints. DSA keys are not made (no maintained crate writes Go's DSA PEM).
 
 use std::sync::Arc;
 
@@ -103,18 +105,85 @@ fn params(
     Ok(p)
 }
 
-fn key_from(pem: Option<&str>) -> Result<KeyPair, FuncError> {
+/// A key to sign with, and its PEM as Sprig prints it.
+struct Key {
+    pair: KeyPair,
+    pem: String,
+}
+
+/// A new RSA key of `bits` bits (Sprig's choice for certificates and `genPrivateKey "rsa"`).
+fn rsa_key(bits: usize) -> Result<Key, FuncError> {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let k = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).map_err(err)?;
+    let pkcs8 = k.to_pkcs8_der().map_err(err)?;
+    let pair =
+        KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8.as_bytes().into(), &rcgen::PKCS_RSA_SHA256)
+            .map_err(err)?;
+    let pem = k.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).map_err(err)?;
+    Ok(Key {
+        pair,
+        pem: pem.to_string(),
+    })
+}
+
+/// A new ECDSA P-256 key, PEM in SEC 1 (`EC PRIVATE KEY`) as Go's `MarshalECPrivateKey`.
+fn ec_key() -> Result<Key, FuncError> {
+    use p256::pkcs8::EncodePrivateKey as _;
+    let k = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let pkcs8 = k.to_pkcs8_der().map_err(err)?;
+    let pair = KeyPair::from_pkcs8_der_and_sign_algo(
+        &pkcs8.as_bytes().into(),
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+    )
+    .map_err(err)?;
+    let pem = k.to_sec1_pem(p256::pkcs8::LineEnding::LF).map_err(err)?;
+    Ok(Key {
+        pair,
+        pem: pem.to_string(),
+    })
+}
+
+/// A key given in PEM: PKCS #1 RSA (what Sprig writes) or PKCS #8.
+fn parse_key(pem: &str) -> Result<Key, FuncError> {
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let bad = |e: &dyn std::fmt::Display| err(format!("error parsing private key: {e}"));
+    let pair = if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| bad(&e))?;
+        let pkcs8 = k.to_pkcs8_der().map_err(|e| bad(&e))?;
+        KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8.as_bytes().into(), &rcgen::PKCS_RSA_SHA256)
+            .map_err(|e| bad(&e))?
+    } else if pem.contains("-----BEGIN EC PRIVATE KEY-----") {
+        use p256::pkcs8::EncodePrivateKey as _;
+        let k = p256::SecretKey::from_sec1_pem(pem).map_err(|e| bad(&e))?;
+        let pkcs8 = k.to_pkcs8_der().map_err(|e| bad(&e))?;
+        KeyPair::from_pkcs8_der_and_sign_algo(
+            &pkcs8.as_bytes().into(),
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+        )
+        .map_err(|e| bad(&e))?
+    } else {
+        KeyPair::from_pem(pem).map_err(|e| bad(&e))?
+    };
+    Ok(Key {
+        pair,
+        pem: pem.to_string(),
+    })
+}
+
+fn key_from(pem: Option<&str>) -> Result<Key, FuncError> {
     match pem {
-        Some(p) => KeyPair::from_pem(p).map_err(|e| err(format!("error parsing private key: {e}"))),
-        None => KeyPair::generate().map_err(err),
+        Some(p) => parse_key(p),
+        None => rsa_key(2048),
     }
 }
 
 fn self_signed(cn: &str, ips: &Value, dns: &Value, days: i64, ca: bool, key: Option<&str>) -> Res {
     let key = key_from(key)?;
     let p = params(cn, ips, dns, days, ca)?;
-    let cert = p.self_signed(&key).map_err(err)?;
-    Ok(cert_value(cert.pem(), key.serialize_pem(), Some(p)))
+    let cert = p.self_signed(&key.pair).map_err(err)?;
+    Ok(cert_value(cert.pem(), key.pem, Some(p)))
 }
 
 fn signed(a: &[Value], key: Option<&str>) -> Res {
@@ -138,13 +207,12 @@ fn signed(a: &[Value], key: Option<&str>) -> Res {
         .and_then(|m| m.get("Key"))
         .map(|v| strval(&v))
         .unwrap_or_default();
-    let ca_key = KeyPair::from_pem(&ca_key_pem)
-        .map_err(|e| err(format!("error parsing CA private key: {e}")))?;
-    let issuer = Issuer::new(ca_p, ca_key);
+    let ca_key = parse_key(&ca_key_pem)?;
+    let issuer = Issuer::new(ca_p, ca_key.pair);
     let key = key_from(key)?;
     let p = params(s(a, 0), &a[1], &a[2], int(a, 3), false)?;
-    let cert = p.signed_by(&key, &issuer).map_err(err)?;
-    Ok(cert_value(cert.pem(), key.serialize_pem(), None))
+    let cert = p.signed_by(&key.pair, &issuer).map_err(err)?;
+    Ok(cert_value(cert.pem(), key.pem, None))
 }
 
 /// The [`CertObj`] behind a template value.
@@ -154,20 +222,20 @@ fn downcast(o: &dyn Object) -> Option<&CertObj> {
 
 pub(super) fn register(add: &mut dyn FnMut(&str, &str, super::Body)) {
     add("genPrivateKey", "S", |_, a| {
-        let alg = match s(&a, 0) {
-            "ecdsa" => &rcgen::PKCS_ECDSA_P256_SHA256,
-            "ed25519" => &rcgen::PKCS_ED25519,
-            "rsa" | "dsa" => {
-                return Err(err(format!(
-                    "{} keys are not supported by driftless (use ecdsa or ed25519)",
-                    s(&a, 0)
-                )));
+        let key = match s(&a, 0) {
+            "rsa" => rsa_key(4096)?.pem,
+            "ecdsa" => ec_key()?.pem,
+            "ed25519" => KeyPair::generate_for(&rcgen::PKCS_ED25519)
+                .map_err(err)?
+                .serialize_pem(),
+            "dsa" => {
+                return Err(err(
+                    "dsa keys are not supported by driftless (use rsa, ecdsa or ed25519)",
+                ));
             }
             other => return Ok(Value::str(format!("Unknown type {other}"))),
         };
-        Ok(Value::str(
-            KeyPair::generate_for(alg).map_err(err)?.serialize_pem(),
-        ))
+        Ok(Value::str(key))
     });
     add("genCA", "S I", |_, a| {
         self_signed(s(&a, 0), &Value::Nil, &Value::Nil, int(&a, 1), true, None)

@@ -9,6 +9,7 @@ use crate::{Call, FuncError, Function, Library, Param};
 mod builtin;
 mod certs;
 mod helm;
+mod secrets;
 pub(crate) mod sprig;
 mod sprig_more;
 

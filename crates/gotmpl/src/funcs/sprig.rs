@@ -201,12 +201,12 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         )))
     });
     add("split", "S S", |_, a| {
-        let m: Map = s(&a, 1)
-            .split(s(&a, 0))
-            .enumerate()
-            .map(|(i, p)| (format!("_{i}"), Value::str(p)))
-            .collect();
-        Ok(Value::map(m))
+        Ok(Value::string_map(
+            s(&a, 1)
+                .split(s(&a, 0))
+                .enumerate()
+                .map(|(i, p)| (format!("_{i}"), p)),
+        ))
     });
     add("splitn", "S I S", |_, a| {
         let n = int(&a, 1);
@@ -215,92 +215,75 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         } else {
             s(&a, 2).splitn(n as usize, s(&a, 0)).collect()
         };
-        let m: Map = parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (format!("_{i}"), Value::str(p)))
-            .collect();
-        Ok(Value::map(m))
+        Ok(Value::string_map(
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (format!("_{i}"), p)),
+        ))
     });
     add("splitList", "S S", |_, a| {
-        Ok(Value::list(
-            go_split(s(&a, 1), s(&a, 0))
-                .into_iter()
-                .map(Value::str)
-                .collect(),
-        ))
+        Ok(Value::strings(go_split(s(&a, 1), s(&a, 0))))
     });
     add("join", "S A", |_, a| {
         Ok(Value::str(strslice(&a[1]).join(s(&a, 0))))
     });
     add("sortAlpha", "A", |_, a| {
-        let mut v = match &a[0] {
-            Value::List(_) | Value::Bytes(_) => strslice(&a[0]),
+        let mut v = match &*a[0].as_collection() {
+            l @ (Value::List(_) | Value::Bytes(_)) => strslice(l),
             x => vec![strval(x)],
         };
         v.sort();
-        Ok(Value::list(v.into_iter().map(Value::str).collect()))
+        Ok(Value::strings(v))
     });
     add("toString", "A", |_, a| Ok(Value::str(strval(&a[0]))));
-    add("toStrings", "A", |_, a| {
-        Ok(Value::list(
-            strslice(&a[0]).into_iter().map(Value::str).collect(),
-        ))
-    });
+    add("toStrings", "A", |_, a| Ok(Value::strings(strslice(&a[0]))));
     add("atoi", "S", |_, a| {
         Ok(Value::Int(s(&a, 0).parse::<i64>().unwrap_or(0)))
     });
     add("int", "A", |_, a| Ok(Value::Int(to_int64(&a[0]))));
-    add("int64", "A", |_, a| Ok(Value::Int(to_int64(&a[0]))));
+    add("int64", "A", |_, a| Ok(Value::Int64(to_int64(&a[0]))));
     add("float64", "A", |_, a| Ok(Value::Float(to_float64(&a[0]))));
     add("toDecimal", "A", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             i64::from_str_radix(&strval(&a[0]), 8).unwrap_or(0),
         ))
     });
     // --- encoding and hashes ---------------------------------------------------------------
     add("b64enc", "S", |_, a| {
         Ok(Value::str(
-            base64::engine::general_purpose::STANDARD.encode(s(&a, 0)),
+            base64::engine::general_purpose::STANDARD.encode(sb(&a)),
         ))
     });
     add("b64dec", "S", |_, a| {
         Ok(Value::str(
             match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Ok(b) => return Ok(Value::byte_string(b)),
                 Err(e) => b64_error(&e),
             },
         ))
     });
-    add("b32enc", "S", |_, a| {
-        Ok(Value::str(b32enc(s(&a, 0).as_bytes())))
-    });
+    add("b32enc", "S", |_, a| Ok(Value::str(b32enc(sb(&a)))));
     add("b32dec", "S", |_, a| {
         Ok(Value::str(match b32dec(s(&a, 0)) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(b) => return Ok(Value::byte_string(b)),
             Err(e) => e,
         }))
     });
     add("sha1sum", "S", |_, a| {
         use sha1::Digest as _;
-        Ok(Value::str(hex::encode(sha1::Sha1::digest(
-            s(&a, 0).as_bytes(),
-        ))))
+        Ok(Value::str(hex::encode(sha1::Sha1::digest(sb(&a)))))
     });
     add("sha256sum", "S", |_, a| {
         use sha2::Digest as _;
-        Ok(Value::str(hex::encode(sha2::Sha256::digest(
-            s(&a, 0).as_bytes(),
-        ))))
+        Ok(Value::str(hex::encode(sha2::Sha256::digest(sb(&a)))))
     });
     add("sha512sum", "S", |_, a| {
         use sha2::Digest as _;
-        Ok(Value::str(hex::encode(sha2::Sha512::digest(
-            s(&a, 0).as_bytes(),
-        ))))
+        Ok(Value::str(hex::encode(sha2::Sha512::digest(sb(&a)))))
     });
     add("adler32sum", "S", |_, a| {
-        Ok(Value::str(adler32(s(&a, 0).as_bytes()).to_string()))
+        Ok(Value::str(adler32(sb(&a)).to_string()))
     });
     // --- paths -----------------------------------------------------------------------------
     for (n, f) in [
@@ -333,18 +316,18 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
     });
     // --- math ------------------------------------------------------------------------------
     add("add1", "A", |_, a| {
-        Ok(Value::Int(to_int64(&a[0]).wrapping_add(1)))
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_add(1)))
     });
     add("add", "A*", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             a.iter().fold(0i64, |acc, x| acc.wrapping_add(to_int64(x))),
         ))
     });
     add("sub", "A A", |_, a| {
-        Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
     });
     add("mul", "A A*", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             a.iter().fold(1i64, |acc, x| acc.wrapping_mul(to_int64(x))),
         ))
     });
@@ -353,23 +336,23 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_int64(&a[0]).wrapping_div(d)))
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_div(d)))
     });
     add("mod", "A A", |_, a| {
         let d = to_int64(&a[1]);
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_int64(&a[0]).wrapping_rem(d)))
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_rem(d)))
     });
     add("max", "A A*", |_, a| {
-        Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(to_int64).max().unwrap_or(0)))
     });
     add("biggest", "A A*", |_, a| {
-        Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(to_int64).max().unwrap_or(0)))
     });
     add("min", "A A*", |_, a| {
-        Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(to_int64).min().unwrap_or(0)))
     });
     add("maxf", "A A*", |_, a| {
         Ok(Value::Float(
@@ -454,7 +437,7 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         let p: Vec<i64> = a
             .iter()
             .map(|v| match v {
-                Value::Int(i) => *i,
+                Value::Int(i) | Value::Int64(i) => *i,
                 _ => 0,
             })
             .collect();
@@ -626,7 +609,7 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
     add("concat", "A*", |_, a| {
         let mut out = Vec::new();
         for l in &a {
-            match l {
+            match &*l.as_collection() {
                 Value::List(x) => out.extend(x.iter().cloned()),
                 Value::Nil => {}
                 v => {
@@ -691,10 +674,10 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         let mut out = Vec::new();
         for d in &a {
             if let Value::Map(m) = d {
-                out.extend(m.read().keys().map(Value::str));
+                out.extend(m.read().keys().cloned());
             }
         }
-        Ok(Value::list(out))
+        Ok(Value::strings(out))
     });
     add("values", "M", |_, a| {
         Ok(Value::list(match &a[0] {
@@ -790,7 +773,7 @@ pub(super) fn register(m: &mut HashMap<String, Function>) {
         regex_split(s(&a, 0), s(&a, 1), int(&a, 2))
     });
     add("regexQuoteMeta", "S", |_, a| {
-        Ok(Value::str(regex::escape(s(&a, 0))))
+        Ok(Value::str(quote_meta(s(&a, 0))))
     });
     // --- urls ------------------------------------------------------------------------------
     add("urlParse", "S", |_, a| url_parse(s(&a, 0)));
@@ -824,7 +807,7 @@ fn rand_string(n: i64, set: &[u8]) -> Res {
 /// `spf13/cast.ToInt64`.
 pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_go_int(&trim_zero_decimal(s)).unwrap_or(0),
@@ -871,7 +854,7 @@ fn parse_go_int(s: &str) -> Option<i64> {
 /// `spf13/cast.ToFloat64`.
 pub(crate) fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => s.parse::<f64>().unwrap_or(0.0),
@@ -916,7 +899,7 @@ fn dec_op(a: f64, b: f64, op: char) -> f64 {
         '*' => a * b,
         _ => a / b,
     };
-    if op == '/' || !a.is_finite() || !b.is_finite() {
+    if !a.is_finite() || !b.is_finite() {
         return fallback();
     }
     let (Some((ma, ea)), Some((mb, eb))) = (parts(a), parts(b)) else {
@@ -927,6 +910,28 @@ fn dec_op(a: f64, b: f64, op: char) -> f64 {
             Some(m) => (m, ea + eb),
             None => return fallback(),
         },
+        // shopspring/decimal's Div: the quotient rounded half away from zero to 16 places.
+        '/' => {
+            const PLACES: i32 = 16;
+            let k = ea - eb + PLACES;
+            let scale =
+                |m: i128, p: i32| 10i128.checked_pow(p as u32).and_then(|p| m.checked_mul(p));
+            let (num, den) = if k >= 0 {
+                (scale(ma, k), Some(mb))
+            } else {
+                (Some(ma), scale(mb, -k))
+            };
+            let (Some(num), Some(den)) = (num, den) else {
+                return fallback();
+            };
+            let (q, r) = (num / den, num % den);
+            let q = if r.abs() >= den.abs() - r.abs() {
+                q + if (num < 0) == (den < 0) { 1 } else { -1 }
+            } else {
+                q
+            };
+            (q, -PLACES)
+        }
         _ => {
             let e = ea.min(eb);
             let sa = 10i128
@@ -982,19 +987,19 @@ pub(crate) fn empty(v: &Value) -> bool {
     match v {
         Value::Nil => true,
         Value::Bool(b) => !b,
-        Value::Int(i) => *i == 0,
+        Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::List(l) => l.is_empty(),
         Value::Map(m) => m.is_empty(),
-        Value::Object(_) => false,
+        Value::Object(o) => o.collection().is_some_and(|c| empty(&c)),
     }
 }
 
 /// Sprig's `strslice`.
 fn strslice(v: &Value) -> Vec<String> {
-    match v {
+    match &*v.as_collection() {
         Value::List(l) => l.iter().filter(|x| !x.is_nil()).map(strval).collect(),
         Value::Bytes(b) => b.iter().map(|x| x.to_string()).collect(),
         Value::Nil => Vec::new(),
@@ -1147,23 +1152,48 @@ fn snake(s: &str, sep: char) -> String {
 }
 
 /// huandu/xstrings `ToCamelCase`: `_`-separated words joined, each capitalised.
+/// Sprig's `camelcase` (xstrings' `ToPascalCase`): `-`, `_` and spaces join words; leading
+/// connectors stay, a run of connectors keeps all but the last; a word's leading capitals
+/// after the first (`FOO`) become lower case.
 fn camel(s: &str) -> String {
-    let lead = s.len() - s.trim_start_matches('_').len();
-    let mut out = s[..lead].to_string();
-    let s = &s[lead..];
-    let mut upper_next = true;
-    for c in s.chars() {
-        if c == '_' {
-            upper_next = true;
+    let connector = |c: char| c == '-' || c == '_' || c.is_whitespace();
+    let upper = |c: char| c.to_uppercase().next().unwrap_or(c);
+    let lower = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    let mut cur = None;
+    let mut first_upper = false;
+    for c in chars.by_ref() {
+        if !connector(c) {
+            first_upper = c.is_uppercase();
+            cur = Some(upper(c));
+            break;
+        }
+        out.push(c);
+    }
+    let Some(mut cur) = cur else { return out };
+    for next in chars {
+        let prev = cur;
+        cur = next;
+        if connector(cur) && connector(prev) {
+            out.push(prev);
             continue;
         }
-        if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
+        if connector(prev) {
+            first_upper = cur.is_uppercase();
+            cur = upper(cur);
         } else {
-            out.push(c);
+            if first_upper {
+                if cur.is_uppercase() {
+                    cur = lower(cur);
+                } else {
+                    first_upper = false;
+                }
+            }
+            out.push(prev);
         }
     }
+    out.push(cur);
     out
 }
 
@@ -1249,7 +1279,7 @@ fn wrap(s: &str, width: i64, nl: &str) -> String {
     out
 }
 
-fn b64_error(e: &base64::DecodeError) -> String {
+pub(crate) fn b64_error(e: &base64::DecodeError) -> String {
     match e {
         base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => {
             format!("illegal base64 data at input byte {i}")
@@ -1532,7 +1562,7 @@ pub(crate) fn go_json_error(s: &str, e: &serde_json::Error) -> String {
 }
 
 fn first(v: &Value) -> Res {
-    match v {
+    match &*v.as_collection() {
         Value::Nil => Ok(Value::Nil),
         Value::List(l) => Ok(l.first().cloned().unwrap_or(Value::Nil)),
         v => Err(format!("Cannot find first on type {}", v.kind_name()).into()),
@@ -1540,7 +1570,7 @@ fn first(v: &Value) -> Res {
 }
 
 fn last(v: &Value) -> Res {
-    match v {
+    match &*v.as_collection() {
         Value::Nil => Ok(Value::Nil),
         Value::List(l) => Ok(l.last().cloned().unwrap_or(Value::Nil)),
         v => Err(format!("Cannot find last on type {}", v.kind_name()).into()),
@@ -1548,7 +1578,7 @@ fn last(v: &Value) -> Res {
 }
 
 fn list_op(v: &Value, name: &str, f: impl Fn(&[Value]) -> Option<Vec<Value>>) -> Res {
-    match v {
+    match &*v.as_collection() {
         Value::Nil => Ok(Value::Nil),
         Value::List(l) => Ok(f(l).map(Value::list).unwrap_or(Value::Nil)),
         v => Err(format!("Cannot find {name} on type {}", v.kind_name()).into()),
@@ -1566,7 +1596,7 @@ fn uniq(l: &[Value]) -> Vec<Value> {
 }
 
 fn push(l: &Value, v: Value, front: bool) -> Res {
-    match l {
+    match &*l.as_collection() {
         Value::List(x) => {
             let mut out = Vec::with_capacity(x.len() + 1);
             if front {
@@ -1589,7 +1619,7 @@ fn push(l: &Value, v: Value, front: bool) -> Res {
 }
 
 fn without(l: &Value, omit: &[Value]) -> Res {
-    match l {
+    match &*l.as_collection() {
         Value::List(x) => Ok(Value::list(
             x.iter().filter(|v| !omit.contains(v)).cloned().collect(),
         )),
@@ -1598,7 +1628,7 @@ fn without(l: &Value, omit: &[Value]) -> Res {
 }
 
 fn has(needle: &Value, hay: &Value) -> Res {
-    match hay {
+    match &*hay.as_collection() {
         Value::Nil => Ok(Value::Bool(false)),
         Value::List(x) => Ok(Value::Bool(x.contains(needle))),
         other => Err(format!("Cannot find has on type {}", other.kind_name()).into()),
@@ -1606,7 +1636,7 @@ fn has(needle: &Value, hay: &Value) -> Res {
 }
 
 fn sprig_slice(l: &Value, idx: &[Value]) -> Res {
-    match l {
+    match &*l.as_collection() {
         Value::List(x) => {
             if x.is_empty() {
                 return Ok(Value::Nil);
@@ -1631,7 +1661,7 @@ fn sprig_slice(l: &Value, idx: &[Value]) -> Res {
 }
 
 fn chunk(size: i64, l: &Value) -> Res {
-    match l {
+    match &*l.as_collection() {
         Value::List(x) => {
             if size <= 0 {
                 return Err("runtime error: integer divide by zero".into());
@@ -1724,8 +1754,28 @@ fn dig(a: &[Value]) -> Res {
     Ok(cur)
 }
 
+/// A compiled regular expression. Charts call the regex functions with a handful of
+/// constant patterns thousands of times (bitnami's common library in every `include`), and
+/// compiling dominated their rendering, so compiled patterns are kept (a `Regex` is a cheap,
+/// thread-safe handle); the cache is emptied when it grows past a bound, so hostile templates
+/// cannot make it grow without limit.
 fn re(p: &str) -> Result<regex::Regex, FuncError> {
-    regex::Regex::new(p).map_err(|e| FuncError::Message(format!("error parsing regexp: {e}")))
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const MAX_CACHED: usize = 512;
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+        return Ok(r.clone());
+    }
+    let r = regex::Regex::new(p)
+        .map_err(|e| FuncError::Message(format!("error parsing regexp: {e}")))?;
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= MAX_CACHED {
+        c.clear();
+    }
+    c.insert(p.to_string(), r.clone());
+    Ok(r)
 }
 
 /// Go's `$1`/`${name}` expansion differs from the regex crate's only in that Go treats
@@ -1736,9 +1786,9 @@ fn go_repl(r: &str) -> String {
 
 fn find_all(p: &str, s: &str, n: i64) -> Res {
     let r = re(p)?;
-    let it = r.find_iter(s).map(|m| Value::str(m.as_str()));
-    Ok(Value::list(if n < 0 {
-        it.collect()
+    let it = r.find_iter(s).map(|m| m.as_str());
+    Ok(Value::strings(if n < 0 {
+        it.collect::<Vec<_>>()
     } else {
         it.take(n as usize).collect()
     }))
@@ -1747,14 +1797,14 @@ fn find_all(p: &str, s: &str, n: i64) -> Res {
 fn regex_split(p: &str, s: &str, n: i64) -> Res {
     let r = re(p)?;
     if n == 0 {
-        return Ok(Value::list(Vec::new()));
+        return Ok(Value::strings(Vec::<&str>::new()));
     }
-    let parts: Vec<Value> = if n < 0 {
-        r.split(s).map(Value::str).collect()
+    let parts: Vec<&str> = if n < 0 {
+        r.split(s).collect()
     } else {
-        r.splitn(s, n as usize).map(Value::str).collect()
+        r.splitn(s, n as usize).collect()
     };
-    Ok(Value::list(parts))
+    Ok(Value::strings(parts))
 }
 
 fn url_parse(s: &str) -> Res {
@@ -1830,4 +1880,22 @@ fn url_join(d: &Value) -> String {
         out.push_str(&f);
     }
     out
+}
+
+/// Go's `regexp.QuoteMeta`: escapes exactly `\.+*?()|[]{}^$` (the `regex` crate's escape
+/// also escapes `-`, `#`, `&` and `~`).
+fn quote_meta(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The bytes of the first (string) argument: all of them for a non-UTF-8 string.
+fn sb(args: &[Value]) -> &[u8] {
+    args.first().and_then(Value::string_bytes).unwrap_or(&[])
 }

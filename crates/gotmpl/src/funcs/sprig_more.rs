@@ -4,15 +4,114 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone as _, Utc};
 
-use super::{Body, int, s, strval};
+use super::{Body, int, s};
 use crate::value::{Map, Object, Value};
 use crate::{Call, FuncError};
 
 type Res = Result<Value, FuncError>;
 
-/// A Go `time.Time`.
+/// A Go `time.Time`: an instant, its offset and its zone's name as Go prints it for `MST`
+/// (`CET`, `UTC`; empty for a fixed offset read from text, printed as `+0200`).
 #[derive(Debug, Clone)]
-pub(crate) struct GoTime(pub DateTime<FixedOffset>);
+pub(crate) struct GoTime {
+    t: DateTime<FixedOffset>,
+    zone: Arc<str>,
+}
+
+impl GoTime {
+    /// The instant in UTC (Go's `Local` here: Helm renders in the process's zone, UTC in
+    /// containers and in the conformance oracle).
+    fn utc(t: DateTime<FixedOffset>) -> GoTime {
+        GoTime {
+            t: t.with_timezone(&Utc).fixed_offset(),
+            zone: Arc::from("UTC"),
+        }
+    }
+
+    /// A time read with a numeric offset: Go names it after the local zone when the offset
+    /// matches (UTC), otherwise leaves the name empty.
+    fn fixed(t: DateTime<FixedOffset>) -> GoTime {
+        if t.offset().local_minus_utc() == 0 {
+            return GoTime::utc(t);
+        }
+        GoTime {
+            t,
+            zone: Arc::from(""),
+        }
+    }
+
+    /// The same instant in the IANA zone `name` (`time.LoadLocation`): `""` and `UTC` are
+    /// UTC, `Local` is UTC (see [`GoTime::utc`]); `None` for an unknown zone.
+    fn in_zone(&self, name: &str) -> Option<GoTime> {
+        use chrono::Offset as _;
+        use chrono_tz::OffsetName as _;
+        if matches!(name, "" | "UTC" | "Local") {
+            return Some(GoTime::utc(self.t));
+        }
+        let tz: chrono_tz::Tz = name.parse().ok()?;
+        let t = self.t.with_timezone(&tz);
+        let zone = t.offset().abbreviation().unwrap_or("").to_string();
+        Some(GoTime {
+            t: t.with_timezone(&t.offset().fix()),
+            zone: Arc::from(zone),
+        })
+    }
+
+    fn format(&self, layout: &str) -> String {
+        go_format(&self.t, &self.zone, layout)
+    }
+}
+
+/// A Go integer type whose `String()` is a name (`time.Month`, `time.Weekday`): `{{ . }}`
+/// prints the name, `%d` the number.
+#[derive(Debug)]
+struct Named {
+    type_name: &'static str,
+    n: i64,
+    name: &'static str,
+}
+
+impl Object for Named {
+    fn type_name(&self) -> &str {
+        self.type_name
+    }
+    fn kind_name(&self) -> &'static str {
+        "int"
+    }
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn display(&self) -> Option<String> {
+        Some(self.name.to_string())
+    }
+    fn to_value(&self) -> Value {
+        Value::Int(self.n)
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 impl Object for GoTime {
     fn type_name(&self) -> &str {
@@ -22,108 +121,126 @@ impl Object for GoTime {
         None
     }
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        use chrono::{Datelike as _, Timelike as _};
+        let t = &self.t;
+        let int = |n: u32| Value::Int(i64::from(n));
         Some(Ok(match name {
-            "Unix" => Value::Int(self.0.timestamp()),
-            "UnixNano" => Value::Int(self.0.timestamp_nanos_opt().unwrap_or(0)),
-            "Year" => Value::Int(i64::from(chrono::Datelike::year(&self.0))),
-            "Day" => Value::Int(i64::from(chrono::Datelike::day(&self.0))),
-            "Hour" => Value::Int(i64::from(chrono::Timelike::hour(&self.0))),
-            "UTC" => time_value(self.0.with_timezone(&Utc).fixed_offset()),
-            "Format" => Value::str(go_format(
-                &self.0,
-                args.first().and_then(Value::as_str).unwrap_or(""),
-            )),
+            "Unix" => Value::Int64(t.timestamp()),
+            "UnixNano" => Value::Int64(t.timestamp_nanos_opt().unwrap_or(0)),
+            "Year" => Value::Int(i64::from(t.year())),
+            "Month" => Value::Object(Arc::new(Named {
+                type_name: "time.Month",
+                n: i64::from(t.month()),
+                name: MONTHS[t.month0() as usize],
+            })),
+            "Day" => int(t.day()),
+            "YearDay" => int(t.ordinal()),
+            "Weekday" => {
+                let d = t.weekday().num_days_from_sunday();
+                Value::Object(Arc::new(Named {
+                    type_name: "time.Weekday",
+                    n: i64::from(d),
+                    name: DAYS[d as usize],
+                }))
+            }
+            "Hour" => int(t.hour()),
+            "Minute" => int(t.minute()),
+            "Second" => int(t.second()),
+            "Nanosecond" => int(t.nanosecond()),
+            "UTC" | "Local" => time_value(GoTime::utc(*t)),
+            "IsZero" => Value::Bool(t.timestamp() == -62135596800 && t.nanosecond() == 0),
+            "Format" => Value::str(self.format(args.first().and_then(Value::as_str).unwrap_or(""))),
             _ => return None,
         }))
     }
     fn display(&self) -> Option<String> {
-        Some(go_format(
-            &self.0,
-            "2006-01-02 15:04:05.999999999 -0700 MST",
-        ))
+        Some(self.format("2006-01-02 15:04:05.999999999 -0700 MST"))
     }
     fn to_value(&self) -> Value {
-        Value::str(go_format(&self.0, "2006-01-02T15:04:05.999999999Z07:00"))
+        Value::str(self.format("2006-01-02T15:04:05.999999999Z07:00"))
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 
-fn time_value(t: DateTime<FixedOffset>) -> Value {
-    Value::Object(Arc::new(GoTime(t)))
+fn time_value(t: GoTime) -> Value {
+    Value::Object(Arc::new(t))
 }
 
-fn now(c: &Call<'_, '_>) -> DateTime<FixedOffset> {
-    c.templates().now.unwrap_or_else(Utc::now).fixed_offset()
+fn now(c: &Call<'_, '_>) -> GoTime {
+    GoTime::utc(c.templates().now.unwrap_or_else(Utc::now).fixed_offset())
 }
 
 /// Sprig's `date`-family argument: a time, or Unix seconds as an int; anything else is now.
-fn to_time(c: &Call<'_, '_>, v: &Value) -> DateTime<FixedOffset> {
+fn to_time(c: &Call<'_, '_>, v: &Value) -> GoTime {
     match v {
-        Value::Object(o) if o.type_name() == "time.Time" => {
-            let s = strval(&o.to_value());
-            DateTime::parse_from_rfc3339(&s).unwrap_or_else(|_| now(c))
-        }
-        Value::Int(i) => Utc
+        Value::Int(i) | Value::Int64(i) => Utc
             .timestamp_opt(*i, 0)
             .single()
-            .map(|t| t.fixed_offset())
+            .map(|t| GoTime::utc(t.fixed_offset()))
             .unwrap_or_else(|| now(c)),
-        _ => now(c),
+        v => as_time(v).unwrap_or_else(|| now(c)),
     }
 }
 
-fn as_time(v: &Value) -> Option<DateTime<FixedOffset>> {
+fn as_time(v: &Value) -> Option<GoTime> {
     match v {
-        Value::Object(o) if o.type_name() == "time.Time" => {
-            DateTime::parse_from_rfc3339(&strval(&o.to_value())).ok()
-        }
+        Value::Object(o) => o.as_any()?.downcast_ref::<GoTime>().cloned(),
         _ => None,
     }
 }
 
-/// Formats with a Go layout (`2006-01-02T15:04:05Z07:00`).
-pub(crate) fn go_format(t: &DateTime<FixedOffset>, layout: &str) -> String {
+/// Sprig's `dateInZone`: the time in zone `zone`, or in UTC when Go cannot load the zone.
+fn date_in_zone(c: &Call<'_, '_>, layout: &str, v: &Value, zone: &str) -> Value {
+    let t = to_time(c, v);
+    let t = t.in_zone(zone).unwrap_or_else(|| GoTime::utc(t.t));
+    Value::str(t.format(layout))
+}
+
+/// Formats with a Go layout (`2006-01-02T15:04:05Z07:00`); `zone` is what `MST` prints (a
+/// numeric `-0700` when empty).
+pub(crate) fn go_format(t: &DateTime<FixedOffset>, zone: &str, layout: &str) -> String {
     use chrono::{Datelike as _, Timelike as _};
     let mut out = String::new();
     let mut rest = layout;
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    const DAYS: [&str; 7] = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
     let off = t.offset().local_minus_utc();
-    let zone = if off == 0 {
-        "UTC".to_string()
-    } else {
+    let zone = if zone.is_empty() {
         format!("{:+03}{:02}", off / 3600, (off.abs() % 3600) / 60)
+    } else {
+        zone.to_string()
     };
+    let weekday = DAYS[t.weekday().num_days_from_sunday() as usize];
+    let month = MONTHS[t.month0() as usize];
     while !rest.is_empty() {
-        let tokens: [(&str, &dyn Fn() -> String); 33] = [
-            ("January", &|| MONTHS[t.month0() as usize].to_string()),
-            ("Jan", &|| MONTHS[t.month0() as usize][..3].to_string()),
-            ("Monday", &|| {
-                DAYS[t.weekday().num_days_from_monday() as usize].to_string()
-            }),
-            ("Mon", &|| {
-                DAYS[t.weekday().num_days_from_monday() as usize][..3].to_string()
-            }),
+        // Fractional seconds: `.000`/`,000` (that many digits) or `.999` (trailing zeros
+        // trimmed, nothing at all for zero), not followed by another digit.
+        let b = rest.as_bytes();
+        if matches!(b[0], b'.' | b',') && b.len() > 1 && matches!(b[1], b'0' | b'9') {
+            let n = b[1..].iter().take_while(|c| **c == b[1]).count();
+            if !b.get(1 + n).is_some_and(u8::is_ascii_digit) {
+                let digits = format!("{:09}", t.nanosecond());
+                let digits = &digits[..n.min(9)];
+                if b[1] == b'0' {
+                    out.push(b[0] as char);
+                    out.push_str(digits);
+                } else {
+                    let d = digits.trim_end_matches('0');
+                    if !d.is_empty() {
+                        out.push(b[0] as char);
+                        out.push_str(d);
+                    }
+                }
+                rest = &rest[1 + n..];
+                continue;
+            }
+        }
+        let lower_next = |n: usize| rest[n..].starts_with(|c: char| c.is_ascii_lowercase());
+        let tokens: [(&str, &dyn Fn() -> String); 32] = [
+            ("January", &|| month.to_string()),
+            ("Jan", &|| month[..3].to_string()),
+            ("Monday", &|| weekday.to_string()),
+            ("Mon", &|| weekday[..3].to_string()),
             ("MST", &|| zone.clone()),
             ("2006", &|| format!("{:04}", t.year())),
             ("-07:00:00", &|| offset(off, true, true, false)),
@@ -142,6 +259,8 @@ pub(crate) fn go_format(t: &DateTime<FixedOffset>, layout: &str) -> String {
             ("002", &|| format!("{:03}", t.ordinal())),
             ("01", &|| format!("{:02}", t.month())),
             ("02", &|| format!("{:02}", t.day())),
+            ("__2", &|| format!("{:>3}", t.ordinal())),
+            ("_2006", &|| format!("_{:04}", t.year())),
             ("_2", &|| format!("{:>2}", t.day())),
             ("03", &|| format!("{:02}", hour12(t.hour()))),
             ("04", &|| format!("{:02}", t.minute())),
@@ -162,24 +281,26 @@ pub(crate) fn go_format(t: &DateTime<FixedOffset>, layout: &str) -> String {
                     "am".into()
                 }
             }),
-            (".000000000", &|| format!(".{:09}", t.nanosecond())),
-            (".000000", &|| format!(".{:06}", t.nanosecond() / 1000)),
-            (".000", &|| format!(".{:03}", t.nanosecond() / 1_000_000)),
-            (".999999999", &|| frac9(t.nanosecond())),
             ("1", &|| t.month().to_string()),
             ("2", &|| t.day().to_string()),
             ("3", &|| hour12(t.hour()).to_string()),
             ("4", &|| t.minute().to_string()),
             ("5", &|| t.second().to_string()),
+            ("", &String::new),
         ];
         let mut matched = false;
         for (tok, f) in tokens.iter() {
-            if rest.starts_with(tok) {
-                out.push_str(&f());
-                rest = &rest[tok.len()..];
-                matched = true;
-                break;
+            // `Jan` and `Mon` only when no lower-case letter follows (`Month` is literal).
+            if tok.is_empty()
+                || !rest.starts_with(tok)
+                || (matches!(*tok, "Jan" | "Mon") && lower_next(3))
+            {
+                continue;
             }
+            out.push_str(&f());
+            rest = &rest[tok.len()..];
+            matched = true;
+            break;
         }
         if !matched {
             let c = rest.chars().next().unwrap_or(' ');
@@ -195,14 +316,6 @@ fn hour12(h: u32) -> u32 {
         0 => 12,
         x => x,
     }
-}
-
-fn frac9(n: u32) -> String {
-    if n == 0 {
-        return String::new();
-    }
-    let s = format!(".{n:09}");
-    s.trim_end_matches('0').to_string()
 }
 
 fn offset(off: i32, colon: bool, secs: bool, z: bool) -> String {
@@ -357,11 +470,66 @@ impl Object for SemverObj {
             _ => None,
         }
     }
+    fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let (major, minor, patch) = (self.v.major(), self.v.minor(), self.v.patch());
+        let next = match name {
+            "IncMajor" => (major + 1, 0, 0),
+            "IncMinor" => (major, minor + 1, 0),
+            // A pre-release's next patch is its release.
+            "IncPatch" if self.v.is_pre_release() => (major, minor, patch),
+            "IncPatch" => (major, minor, patch + 1),
+            "String" => return Some(Ok(Value::str(self.v.to_string()))),
+            "Compare" | "GreaterThan" | "LessThan" | "Equal" => {
+                let other = args
+                    .first()
+                    .and_then(|a| match a {
+                        Value::Object(o) => o.as_any()?.downcast_ref::<SemverObj>(),
+                        _ => None,
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "wrong type for value; expected *semver.Version; got {}",
+                            args.first().map_or("<nil>", |a| a.type_name())
+                        )
+                    });
+                let ord = match other {
+                    Ok(o) => self.v.cmp(&o.v),
+                    Err(e) => return Some(Err(e)),
+                };
+                return Some(Ok(match name {
+                    "Compare" => Value::Int(ord as i64),
+                    "GreaterThan" => Value::Bool(ord.is_gt()),
+                    "LessThan" => Value::Bool(ord.is_lt()),
+                    _ => Value::Bool(ord.is_eq()),
+                }));
+            }
+            _ => return None,
+        };
+        let prefix = if self.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
+        let text = format!("{}.{}.{}", next.0, next.1, next.2);
+        Some(
+            driftless_semver::Version::parse(&text)
+                .map(|v| {
+                    Value::Object(Arc::new(SemverObj {
+                        v,
+                        original: format!("{prefix}{text}"),
+                    }))
+                })
+                .map_err(|e| e.to_string()),
+        )
+    }
     fn display(&self) -> Option<String> {
         Some(self.v.to_string())
     }
     fn to_value(&self) -> Value {
         Value::str(self.display().unwrap_or_default())
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 
@@ -372,39 +540,33 @@ fn bcrypt_hash(pw: &str) -> Result<String, FuncError> {
         .map_err(|e| FuncError::Message(e.to_string()))
 }
 
-fn unsupported(name: &'static str) -> Res {
-    Err(FuncError::Message(format!(
-        "{name} is not supported by driftless"
-    )))
-}
-
 pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
     add("now", "", |c, _| Ok(time_value(now(c))));
     add("date", "S A", |c, a| {
-        Ok(Value::str(go_format(&to_time(c, &a[1]), s(&a, 0))))
+        Ok(date_in_zone(c, s(&a, 0), &a[1], "Local"))
     });
     add("dateInZone", "S A S", |c, a| {
-        Ok(Value::str(go_format(&to_time(c, &a[1]), s(&a, 0))))
+        Ok(date_in_zone(c, s(&a, 0), &a[1], s(&a, 2)))
     });
     add("date_in_zone", "S A S", |c, a| {
-        Ok(Value::str(go_format(&to_time(c, &a[1]), s(&a, 0))))
+        Ok(date_in_zone(c, s(&a, 0), &a[1], s(&a, 2)))
     });
     add("htmlDate", "A", |c, a| {
-        Ok(Value::str(go_format(&to_time(c, &a[0]), "2006-01-02")))
+        Ok(date_in_zone(c, "2006-01-02", &a[0], "Local"))
     });
     add("htmlDateInZone", "A S", |c, a| {
-        Ok(Value::str(go_format(&to_time(c, &a[0]), "2006-01-02")))
+        Ok(date_in_zone(c, "2006-01-02", &a[0], s(&a, 1)))
     });
     add("unixEpoch", "A", |c, a| {
-        Ok(Value::str(to_time(c, &a[0]).timestamp().to_string()))
+        Ok(Value::str(to_time(c, &a[0]).t.timestamp().to_string()))
     });
     add("dateModify", "S A", |_, a| date_modify(&a, false));
     add("date_modify", "S A", |_, a| date_modify(&a, false));
     add("mustDateModify", "S A", |_, a| date_modify(&a, true));
     add("must_date_modify", "S A", |_, a| date_modify(&a, true));
     add("ago", "A", |c, a| {
-        let t = to_time(c, &a[0]);
-        let d = now(c) - t;
+        let t = to_time(c, &a[0]).t;
+        let d = now(c).t - t;
         let secs = (d.num_milliseconds() as f64 / 1000.0).round() as i128;
         Ok(Value::str(duration_string(secs * 1_000_000_000)))
     });
@@ -419,7 +581,7 @@ pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
         let d: i128 = match &a[0] {
             Value::String(s) => parse_duration(s).unwrap_or(0),
             Value::Object(_) => match as_time(&a[0]) {
-                Some(t) => i128::from((now(c) - t).num_nanoseconds().unwrap_or(0)),
+                Some(t) => i128::from((now(c).t - t.t).num_nanoseconds().unwrap_or(0)),
                 None => 0,
             },
             _ => 0,
@@ -453,12 +615,8 @@ pub(super) fn register(add: &mut dyn FnMut(&str, &str, Body)) {
         }
         Ok(Value::str(format!("{user}:{}", bcrypt_hash(s(&a, 1))?)))
     });
-    add("derivePassword", "I S S S S", |_, _| {
-        unsupported("derivePassword")
-    });
     super::certs::register(add);
-    add("encryptAES", "S S", |_, _| unsupported("encryptAES"));
-    add("decryptAES", "S S", |_, _| unsupported("decryptAES"));
+    super::secrets::register(add);
     let _ = int;
     let _: Option<Map> = None;
 }
@@ -471,7 +629,10 @@ fn date_modify(a: &[Value], must: bool) -> Res {
         ))
     })?;
     match parse_duration(s(a, 0)) {
-        Some(d) => Ok(time_value(t + Duration::nanoseconds(d as i64))),
+        Some(d) => Ok(time_value(GoTime {
+            t: t.t + Duration::nanoseconds(d as i64),
+            zone: t.zone,
+        })),
         None if must => Err(format!(
             "time: invalid duration {}",
             crate::format::go_quote(s(a, 0))
@@ -539,18 +700,18 @@ fn to_date(layout: &str, value: &str, must: bool) -> Res {
             .map(|n| Utc.from_utc_datetime(&n).fixed_offset())
     });
     match parsed {
-        Some(t) => Ok(time_value(t)),
+        Some(t) => Ok(time_value(GoTime::fixed(t))),
         None if must => Err(format!(
             "parsing time {} as {}: cannot parse",
             crate::format::go_quote(value),
             crate::format::go_quote(layout)
         )
         .into()),
-        None => Ok(time_value(
+        None => Ok(time_value(GoTime::utc(
             Utc.timestamp_opt(-62135596800, 0)
                 .single()
                 .unwrap_or_default()
                 .fixed_offset(),
-        )),
+        ))),
     }
 }

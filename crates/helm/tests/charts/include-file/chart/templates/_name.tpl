@@ -1,0 +1,1 @@
+{{- .Template.Name }} in {{ .Template.BasePath }}

@@ -1,0 +1,2 @@
+echo "hello, world"
+exit 0
