@@ -2,8 +2,7 @@
 //! substitute variables and stamp labels.
 
 use crate::{
-    Ctx,
-    error::Failure,
+    Context, StepError,
     substitute::{SUBSTITUTE_ANNOTATION, substitute},
 };
 use driftless_api::kustomize::{Kustomization, SubstituteStrategy};
@@ -20,29 +19,30 @@ use std::{
 pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
 pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 
-fn build_failed(m: impl Into<String>) -> Failure {
-    Failure::new(reasons::BUILD_FAILED, m)
+fn build_failed(m: impl Into<String>) -> StepError {
+    StepError::new(reasons::BUILD_FAILED, m)
 }
 
 /// Builds the objects to apply from the unpacked artifact `tree`.
 pub async fn objects(
-    ctx: &Ctx,
+    ctx: &Context,
     k: &Kustomization,
     tree: &Path,
-) -> Result<Vec<serde_json::Value>, Failure> {
+) -> Result<Vec<serde_json::Value>, StepError> {
     // The cached tree is shared by every Kustomization of that digest and never written:
     // the kustomization this one builds (rewritten below) goes to the engine as text.
     let root = tree;
     let rel = k.spec.path.clone().unwrap_or_default();
     let rel = Path::new(rel.trim_start_matches("./").trim_start_matches('/'));
     if rel.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(Failure::stalled(
+        return Err(StepError::new(
             reasons::BUILD_FAILED,
             format!(
                 "path {:?} leaves the artifact",
                 k.spec.path.as_deref().unwrap_or("")
             ),
-        ));
+        )
+        .stalled());
     }
     let dir = root.join(rel);
     if !dir.is_dir() {
@@ -94,9 +94,9 @@ pub async fn objects(
 /// The `postBuild` variables (`substituteFrom` in order, then `substitute` on top), or `None`
 /// when substitution does not run (no `postBuild`, or no variable, see [`substitution_runs`]).
 async fn variables(
-    ctx: &Ctx,
+    ctx: &Context,
     k: &Kustomization,
-) -> Result<Option<BTreeMap<String, String>>, Failure> {
+) -> Result<Option<BTreeMap<String, String>>, StepError> {
     let Some(post) = &k.spec.post_build else {
         return Ok(None);
     };
@@ -112,7 +112,7 @@ async fn variables(
             ))
         };
         if kind.as_str() == Some("Secret") {
-            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+            let api: Api<Secret> = Api::namespaced(ctx.runtime.client.clone(), &ns);
             match api
                 .get_opt(&from.name)
                 .await
@@ -127,7 +127,7 @@ async fn variables(
                 None => return Err(missing("Secret")),
             }
         } else {
-            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+            let api: Api<ConfigMap> = Api::namespaced(ctx.runtime.client.clone(), &ns);
             match api
                 .get_opt(&from.name)
                 .await

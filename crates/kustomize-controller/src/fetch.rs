@@ -1,6 +1,6 @@
 //! Step 2: fetch the artifact, once per digest, verified and safely unpacked.
 
-use crate::{Ctx, error::Failure, resolve::SourceArtifact};
+use crate::{Context, StepError, resolve::SourceArtifact};
 use driftless_core::{
     artifact::{Digest, FetchOptions, fetch_and_unpack},
     conditions::reasons,
@@ -11,8 +11,8 @@ use std::path::PathBuf;
 ///
 /// A download lands in a temporary folder renamed into place, so a crash never leaves a half
 /// tree under a digest's name, and concurrent reconciles of the same digest agree.
-pub async fn artifact(ctx: &Ctx, artifact: &SourceArtifact) -> Result<PathBuf, Failure> {
-    let fail = |m: String| Failure::new(reasons::ARTIFACT_FAILED, m);
+pub async fn artifact(ctx: &Context, artifact: &SourceArtifact) -> Result<PathBuf, StepError> {
+    let fail = |m: String| StepError::new(reasons::ARTIFACT_FAILED, m);
     let digest = Digest::parse(&artifact.digest).map_err(|e| {
         fail(format!(
             "invalid artifact digest {:?}: {e}",

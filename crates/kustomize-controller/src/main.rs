@@ -1,8 +1,9 @@
 //! `kustomize-controller`: Flux's kustomize-controller flags, the shared runtime, the reconciler.
 
 use clap::Parser;
+use driftless_core::reconcile::Context;
 use driftless_core::{flags, metrics::Metrics, runtime, telemetry};
-use driftless_kustomize_controller::{Ctx, FeatureGates, run};
+use driftless_kustomize_controller::{FeatureGates, State, run};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -32,9 +33,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         &cli.common,
         Metrics::new(),
         |rt| async move {
-            let ctx = Arc::new(Ctx::new(&args, features, &rt).await?);
-            let cache_dir = ctx.cache_dir.clone();
-            run(args, ctx, rt.shutdown.wait_owned()).await?;
+            let state = State::new(&args, features).await?;
+            let cache_dir = state.cache_dir.clone();
+            run(args.clone(), Arc::new(Context::new(rt, &args, state))).await?;
             // Unpacked artifacts are a cache: drop them on a graceful shutdown.
             let _ = std::fs::remove_dir_all(cache_dir);
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
