@@ -109,35 +109,28 @@ pub trait FluxObject:
     fn conditions(&self) -> &[Condition];
 }
 
-impl FluxObject for GitRepository {
-    fn suspended(&self) -> bool {
-        self.spec.suspend.unwrap_or(false)
-    }
-    fn interval_text(&self) -> &str {
-        &self.spec.interval
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_deref())
-            .unwrap_or_default()
-    }
+/// Flux kinds share the shape `spec.suspend: Option<bool>`, `spec.interval: String`,
+/// `status.conditions: Option<Vec<Condition>>`; a new kind is one more name here.
+macro_rules! flux_objects {
+    ($($kind:ty),+ $(,)?) => {$(
+        impl FluxObject for $kind {
+            fn suspended(&self) -> bool {
+                self.spec.suspend.unwrap_or(false)
+            }
+            fn interval_text(&self) -> &str {
+                &self.spec.interval
+            }
+            fn conditions(&self) -> &[Condition] {
+                self.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_deref())
+                    .unwrap_or_default()
+            }
+        }
+    )+};
 }
 
-impl FluxObject for Kustomization {
-    fn suspended(&self) -> bool {
-        self.spec.suspend.unwrap_or(false)
-    }
-    fn interval_text(&self) -> &str {
-        &self.spec.interval
-    }
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_deref())
-            .unwrap_or_default()
-    }
-}
+flux_objects!(GitRepository, Kustomization);
 
 /// `spec.interval` of `obj`, or [`INTERVAL_FALLBACK`] (logged) when it does not parse.
 pub fn interval<K: FluxObject>(obj: &K) -> Duration {

@@ -1,4 +1,5 @@
-//! The GitRepository reconciler, a visible chain of steps, one file each:
+//! The GitRepository reconciler, a visible chain of steps, one file each, run by
+//! `driftless_core::reconcile::run` (finalizer, suspend, metrics, retries):
 //!
 //! ```text
 //!  reconcile ─► finalizer? ─► suspend? ─► storage ─► source::resolve ─► include::resolve
@@ -10,7 +11,8 @@
 //!                  │                                    (any step's error becomes conditions)
 //! ```
 //!
-//! Each step returns a [`StepError`] naming the condition and reason it maps to (Flux's), so
+//! Each step returns a [`StepError`] naming the reason and kind-specific condition it maps to
+//! (Flux's), so
 //! the status step is the only place that writes conditions. A failure never removes the
 //! previous artifact: `status.artifact` keeps pointing at the last good file, which stays
 //! served.
