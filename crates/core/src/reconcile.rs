@@ -350,6 +350,12 @@ where
         Ok(_) if adding_finalizer => Ok(Action::requeue(Duration::from_millis(10))),
         Ok(action) => Ok(action),
         Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => Err(e),
+        // The finalizer patch is guarded by a test of the list as cached: 422 means the
+        // cache is behind our own earlier patch. Come back once it has caught up.
+        Err(finalizer::Error::AddFinalizer(kube::Error::Api(s))) if s.code == 422 => {
+            tracing::debug!("finalizer list changed since cached; retrying");
+            Ok(Action::requeue(Duration::from_millis(200)))
+        }
         Err(finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e)) => {
             Err(Error::Kube(e))
         }

@@ -25,12 +25,11 @@ pub fn applier_for(ctx: &Context, k: &Kustomization) -> Result<Applier, StepErro
     let client = match sa {
         None => ctx.runtime.client.clone(),
         Some(sa) => {
-            let mut config = ctx.config.clone();
-            config.auth_info.impersonate = Some(format!(
+            let user = format!(
                 "system:serviceaccount:{}:{sa}",
                 k.namespace().unwrap_or_default()
-            ));
-            kube::Client::try_from(config).map_err(|e| {
+            );
+            ctx.impersonated(&user).map_err(|e| {
                 StepError::new(
                     reasons::RECONCILIATION_FAILED,
                     format!("impersonating {sa}: {e}"),

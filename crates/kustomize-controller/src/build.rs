@@ -5,7 +5,10 @@ use crate::{
     Context, StepError,
     substitute::{SUBSTITUTE_ANNOTATION, substitute},
 };
-use driftless_api::kustomize::{Kustomization, SubstituteStrategy};
+use driftless_api::{
+    common::ValuesKind,
+    kustomize::{Kustomization, SubstituteStrategy},
+};
 use driftless_core::conditions::reasons;
 use driftless_kustomize::{self as kz, KUSTOMIZATION_FILE_NAMES, Map, Value};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -72,7 +75,9 @@ pub async fn objects(
                 .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
             if !disabled {
                 let text = kz::yaml::to_string(&obj);
-                let strict = ctx.features.strict_post_build_substitutions;
+                let strict = ctx
+                    .features
+                    .enabled(crate::features::STRICT_POST_BUILD_SUBSTITUTIONS);
                 let replaced = substitute(&text, vars, strict).map_err(|e| {
                     build_failed(format!(
                         "post build substitution failed for {}/{}: {e}",
@@ -104,14 +109,13 @@ async fn variables(
     let mut vars = BTreeMap::new();
     for from in post.substitute_from.iter().flatten() {
         let optional = from.optional.unwrap_or(false);
-        let kind = serde_json::to_value(from.kind).unwrap_or_default();
         let missing = |what: &str| {
             build_failed(format!(
                 "substitute from '{what}/{}' failed: not found",
                 from.name
             ))
         };
-        if kind.as_str() == Some("Secret") {
+        if from.kind == ValuesKind::Secret {
             let api: Api<Secret> = Api::namespaced(ctx.runtime.client.clone(), &ns);
             match api
                 .get_opt(&from.name)
@@ -205,7 +209,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
         } else if ft.is_file() {
             let name = e.file_name().to_string_lossy().to_lowercase();
             if name.ends_with(".yaml") || name.ends_with(".yml") {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                // Not UTF-8 (or unreadable): not a manifest; a manifest that fails to read
+                // here would fail the build when kustomize reads it, naming the file.
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
                 if text.contains("apiVersion") && text.contains("kind") {
                     out.push(rel);
                 }
@@ -246,19 +254,23 @@ fn overlay(file: &Path, text: &str, k: &Kustomization) -> Result<String, String>
             seq.extend(items);
         }
     };
+    let as_yaml = |what: &str, v: serde_json::Result<serde_json::Value>| {
+        v.map(|v| from_json(&v))
+            .map_err(|e| format!("spec.{what} cannot be written into the kustomization: {e}"))
+    };
     let patches = s
         .patches
         .iter()
         .flatten()
-        .map(|p| from_json(&serde_json::to_value(p).unwrap_or_default()))
-        .collect();
+        .map(|p| as_yaml("patches", serde_json::to_value(p)))
+        .collect::<Result<_, _>>()?;
     append(map, "patches", patches);
     let images = s
         .images
         .iter()
         .flatten()
-        .map(|i| from_json(&serde_json::to_value(i).unwrap_or_default()))
-        .collect();
+        .map(|i| as_yaml("images", serde_json::to_value(i)))
+        .collect::<Result<_, _>>()?;
     append(map, "images", images);
     let dir = file.parent().unwrap_or(Path::new("."));
     let ignore_missing = s.ignore_missing_components.unwrap_or(false);

@@ -19,8 +19,9 @@
 
 mod apply;
 mod build;
+mod cache;
 mod drift;
-mod features;
+pub mod features;
 mod fetch;
 mod history;
 pub mod reconcile;
@@ -35,7 +36,7 @@ use driftless_api::{
 pub(crate) use driftless_core::reconcile::StepError;
 use driftless_core::{
     apply::Resolver,
-    flags::{Args, FlagError},
+    flags::{Args, EnabledGates, FlagError},
     reconcile::{scoped_api, watch_referencing},
     status::{Reference, controller_waking},
 };
@@ -44,9 +45,7 @@ use kube::{
     runtime::{reflector::Store, watcher},
 };
 use serde::de::DeserializeOwned;
-use std::{fmt::Debug, path::PathBuf, sync::Arc, time::Duration};
-
-pub use features::FeatureGates;
+use std::{fmt::Debug, path::Path, sync::Arc, time::Duration};
 
 /// The field manager of every object and status this controller writes.
 pub const FIELD_MANAGER: &str = "kustomize-controller";
@@ -55,44 +54,70 @@ pub const FIELD_MANAGER: &str = "kustomize-controller";
 pub struct State {
     /// The controller's own client configuration; impersonation derives from it.
     pub config: kube::Config,
+    /// One client per impersonated user, built once: a client owns a connection pool, and
+    /// building one per reconcile would open new TLS connections every time.
+    impersonated: std::sync::Mutex<std::collections::HashMap<String, kube::Client>>,
     pub resolver: Resolver,
     pub http: reqwest::Client,
-    /// Unpacked artifacts, one folder per digest.
-    pub cache_dir: PathBuf,
+    /// Unpacked artifacts, one folder per digest, evicted by age and size.
+    pub cache: cache::ArtifactCache,
     pub no_cross_namespace_refs: bool,
     pub no_remote_bases: bool,
     pub default_service_account: Option<String>,
     pub requeue_dependency: Duration,
-    pub features: FeatureGates,
+    /// `--feature-gates`, resolved against [`features::GATES`].
+    pub features: EnabledGates,
 }
 
 /// Shared by all reconciles: the runtime, the requeue policy and the [`State`].
 pub type Context = driftless_core::reconcile::Context<State>;
 
 impl State {
-    /// From the flags; the client configuration is inferred as the runtime's was.
+    /// From the flags (`features` resolved from them against [`features::GATES`] before the
+    /// controller starts); the client configuration is inferred as the runtime's was.
     pub async fn new(
         args: &Args,
-        features: FeatureGates,
+        features: EnabledGates,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let config = kube::Config::infer().await?;
-        let cache_dir =
-            std::env::temp_dir().join(format!("kustomize-controller-{}", std::process::id()));
-        std::fs::create_dir_all(&cache_dir)?;
+        let cache = cache::ArtifactCache::new(
+            std::env::temp_dir().join(format!("kustomize-controller-{}", std::process::id())),
+        )?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()?;
         Ok(Self {
             config,
+            impersonated: Default::default(),
             resolver: Resolver::new(),
             http,
-            cache_dir,
+            cache,
             no_cross_namespace_refs: args.no_cross_namespace_refs,
             no_remote_bases: args.no_remote_bases,
             default_service_account: args.default_service_account().map(str::to_owned),
             requeue_dependency: args.requeue_dependency.get(),
             features,
         })
+    }
+}
+
+impl State {
+    /// The client acting as `user` (`system:serviceaccount:<ns>:<name>`), cached.
+    pub fn impersonated(&self, user: &str) -> Result<kube::Client, kube::Error> {
+        let mut clients = self.impersonated.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(user) {
+            return Ok(client.clone());
+        }
+        let mut config = self.config.clone();
+        config.auth_info.impersonate = Some(user.to_owned());
+        let client = kube::Client::try_from(config)?;
+        clients.insert(user.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// The folder of unpacked artifacts (removed on a graceful shutdown).
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.dir()
     }
 }
 

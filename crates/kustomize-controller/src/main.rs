@@ -3,7 +3,7 @@
 use clap::Parser;
 use driftless_core::reconcile::Context;
 use driftless_core::{flags, metrics::Metrics, runtime, telemetry};
-use driftless_kustomize_controller::{FeatureGates, State, run};
+use driftless_kustomize_controller::{State, features, run};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -14,9 +14,6 @@ use std::sync::Arc;
 struct Cli {
     #[command(flatten)]
     common: flags::Args,
-    /// Flux's feature gates, e.g. `StrictPostBuildSubstitutions=true`.
-    #[arg(long = "feature-gates", default_value = "")]
-    feature_gates: FeatureGates,
 }
 
 #[tokio::main]
@@ -24,17 +21,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let cli: Cli = flags::parse(&flags::ControllerDefaults::default());
     telemetry::init(&cli.common.log)?;
     let args = cli.common.clone();
-    let features = cli.feature_gates.clone();
-    if !features.ignored.is_empty() {
-        tracing::warn!(gates = ?features.ignored, "feature gates not implemented by Driftless; ignored");
-    }
+    // Refused gates stop the controller before it connects to anything.
+    let features = args.feature_gates.resolve(features::GATES)?;
     runtime::run(
         "kustomize-controller",
         &cli.common,
         Metrics::new(),
         |rt| async move {
             let state = State::new(&args, features).await?;
-            let cache_dir = state.cache_dir.clone();
+            let cache_dir = state.cache_dir().to_owned();
             run(args.clone(), Arc::new(Context::new(rt, &args, state))).await?;
             // Unpacked artifacts are a cache: drop them on a graceful shutdown.
             let _ = std::fs::remove_dir_all(cache_dir);

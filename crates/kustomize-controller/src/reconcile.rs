@@ -97,7 +97,7 @@ async fn chain(
     .await;
     let started = Instant::now();
     let tree = fetch::artifact(ctx, &artifact).await?;
-    let objects = build::objects(ctx, k, &tree).await?;
+    let objects = build::objects(ctx, k, tree.path()).await?;
     // As Flux: only a reconcile that got as far as a built set leaves a snapshot.
     let digest = history::digest(&objects);
     let result = apply_set(ctx, api, k, status, objects, timeout).await;

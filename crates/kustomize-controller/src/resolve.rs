@@ -77,6 +77,18 @@ pub async fn source(ctx: &Context, k: &Kustomization) -> Result<SourceArtifact, 
         )
         .stalled());
     }
+    if r.kind == KustomizationSourceKind::ExternalArtifact
+        && !ctx.features.enabled(crate::features::EXTERNAL_ARTIFACT)
+    {
+        return Err(StepError::new(
+            reasons::ACCESS_DENIED,
+            format!(
+                "can't access 'ExternalArtifact/{src_ns}/{}', the ExternalArtifact feature gate is disabled (--feature-gates=ExternalArtifact=true enables it)",
+                r.name
+            ),
+        )
+        .stalled());
+    }
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
         "source.toolkit.fluxcd.io",
         "v1",

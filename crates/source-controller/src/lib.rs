@@ -12,6 +12,7 @@
 // Denied, not forbidden: one audited `unsafe` call registers the git2 transport (git/http.rs).
 #![deny(unsafe_code)]
 
+pub mod features;
 pub mod git;
 pub mod reconcile;
 pub mod server;

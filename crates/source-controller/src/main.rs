@@ -49,12 +49,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     } else {
         cli.storage.storage_path.clone().into()
     };
+    // Refused gates stop the controller before it connects to anything.
+    cli.args
+        .feature_gates
+        .resolve(driftless_source_controller::features::GATES)?;
     let bind = flags::listen_addr(&cli.storage.storage_addr)?;
-    let advertised = if cli.storage.storage_adv_addr.is_empty() {
-        bind.clone().unwrap_or_else(|| "localhost:9090".to_owned())
-    } else {
-        cli.storage.storage_adv_addr.clone()
-    };
+    let advertised = flags::advertised_storage_addr(&cli.storage)?;
     let storage = Arc::new(Storage::new(
         storage_path,
         advertised,
