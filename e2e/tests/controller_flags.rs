@@ -42,10 +42,29 @@ fn flux_kustomize_args() -> Vec<String> {
     ]
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Starts `binary` with Flux's `flux_args`, then what a test must change (pflag: the last of a
+/// repeated flag wins, as in a patched Deployment): no metrics or probe ports, `ns`'s label
+/// selector; `RUNTIME_NAMESPACE` is `ns`, as a Deployment sets it.
+fn start_flux_flagged(
+    env: &TestEnv,
+    binary: &str,
+    ns: &driftless_e2e::TestNamespace,
+    flux_args: Vec<String>,
+) -> anyhow::Result<ControllerProcess> {
+    let mut args = flux_args;
+    args.extend([
+        "--metrics-addr=0".into(),
+        "--health-addr=0".into(),
+        driftless_e2e::flux::selector_flag(ns),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ControllerProcess::start_with_env(
+        env,
+        binary,
+        &args,
+        &[("RUNTIME_NAMESPACE", ns.name())],
+        &format!("{}-{binary}", ns.name()),
+    )
 }
 
 fn one_commit(server: &GitServer) -> anyhow::Result<String> {
@@ -69,27 +88,15 @@ async fn flux_deployment_args_start_both_controllers() -> anyhow::Result<()> {
     let env = TestEnv::get().await?;
     let want = format!("main@sha1:{commit}");
 
-    // source-controller: Flux's arguments, then what a test must change (pflag: the last of a
-    // repeated flag wins, as in a patched Deployment): a writable storage path, free ports,
-    // and the test's label selector.
+    // source-controller: Flux's arguments, with a writable storage path and a free port.
     let ns = env.namespace("flags-source").await?;
     let storage = tempfile::tempdir()?;
     let mut args = flux_source_args(ns.name());
     args.extend([
         format!("--storage-path={}", storage.path().display()),
-        format!("--storage-addr=127.0.0.1:{}", free_port()?),
-        "--metrics-addr=0".into(),
-        "--health-addr=0".into(),
-        driftless_e2e::flux::selector_flag(&ns),
+        format!("--storage-addr=127.0.0.1:{}", driftless_e2e::free_port()?),
     ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut source = ControllerProcess::start_with_env(
-        &env,
-        "source-controller",
-        &args,
-        &[("RUNTIME_NAMESPACE", ns.name())],
-        &format!("{}-source", ns.name()),
-    )?;
+    let mut source = start_flux_flagged(&env, "source-controller", &ns, args)?;
     let repos = create_git_source(&env, &ns, &server.http_url("app")).await?;
     let repo = wait::wait_for(&repos, "repo", TIMEOUT, "be Ready", |r| {
         ready_revision(r).as_deref() == Some(want.as_str())
@@ -113,20 +120,8 @@ async fn flux_deployment_args_start_both_controllers() -> anyhow::Result<()> {
     // kustomize-controller: Flux's arguments, a source-controller of the harness.
     let ns = env.namespace("flags-kustomize").await?;
     let source = SourceController::start(&env, &ns, &[])?;
-    let mut args = flux_kustomize_args();
-    args.extend([
-        "--metrics-addr=0".into(),
-        "--health-addr=0".into(),
-        driftless_e2e::flux::selector_flag(&ns),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut kustomize = ControllerProcess::start_with_env(
-        &env,
-        "kustomize-controller",
-        &args,
-        &[("RUNTIME_NAMESPACE", ns.name())],
-        &format!("{}-kustomize", ns.name()),
-    )?;
+    let mut kustomize =
+        start_flux_flagged(&env, "kustomize-controller", &ns, flux_kustomize_args())?;
     create_git_source(&env, &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     create_kustomization(
@@ -183,7 +178,7 @@ async fn watch_all_namespaces_false_ignores_other_namespaces() -> anyhow::Result
     create(other_api.clone(), "elsewhere").await?;
 
     let storage = tempfile::tempdir()?;
-    let addr = format!("127.0.0.1:{}", free_port()?);
+    let addr = format!("127.0.0.1:{}", driftless_e2e::free_port()?);
     let args = [
         "--metrics-addr=0".to_owned(),
         "--health-addr=0".to_owned(),

@@ -217,6 +217,26 @@ impl Gate {
     }
 }
 
+/// Gates Flux gives every controller (its `pkg/auth` and `pkg/runtime`), the same here.
+pub mod gates {
+    use super::Gate;
+
+    /// Secrets and ConfigMaps are cached (Flux: opt-in).
+    pub const CACHE_SECRETS_AND_CONFIG_MAPS: Gate = Gate::only(
+        "CacheSecretsAndConfigMaps",
+        false,
+        false,
+        "Secrets and ConfigMaps are read from the API server on each use, never cached",
+    );
+    /// Cloud workload identity per object (Flux: opt-in).
+    pub const OBJECT_LEVEL_WORKLOAD_IDENTITY: Gate = Gate::only(
+        "ObjectLevelWorkloadIdentity",
+        false,
+        false,
+        "cloud workload identity (a serviceAccountName for a cloud provider) is not supported",
+    );
+}
+
 /// The state of every gate of a controller after `--feature-gates`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnabledGates(std::collections::BTreeMap<&'static str, bool>);

@@ -6,7 +6,7 @@
 //! `resourceVersion` (so it wakes no watcher). Because SSA removes fields this manager set
 //! before and omits now, always apply the complete status.
 //!
-//! `flux reconcile` (and `driftless reconcile`) set the annotation
+//! `flux reconcile` sets the annotation
 //! `reconcile.fluxcd.io/requestedAt: <token>`; a new token asks for a reconcile now, and the
 //! controller echoes the token it handled into `status.lastHandledReconcileAt`.
 //! [`reconcile_trigger`] is the watch predicate that lets through exactly such changes

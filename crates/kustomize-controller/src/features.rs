@@ -1,7 +1,7 @@
 //! kustomize-controller's `--feature-gates` (Flux kustomize-controller v1.10's set), each
 //! implemented or refused at start with the reason (`driftless_core::flags::Gate`).
 
-use driftless_core::flags::Gate;
+use driftless_core::flags::{Gate, gates};
 
 /// An unset `${var}` without default fails the build instead of becoming empty.
 pub const STRICT_POST_BUILD_SUBSTITUTIONS: &str = "StrictPostBuildSubstitutions";
@@ -12,12 +12,7 @@ pub const EXTERNAL_ARTIFACT: &str = "ExternalArtifact";
 pub const GATES: &[Gate] = &[
     Gate::both(STRICT_POST_BUILD_SUBSTITUTIONS, true),
     Gate::both(EXTERNAL_ARTIFACT, false),
-    Gate::only(
-        "CacheSecretsAndConfigMaps",
-        false,
-        false,
-        "Secrets and ConfigMaps are read from the API server on each use, never cached",
-    ),
+    gates::CACHE_SECRETS_AND_CONFIG_MAPS,
     Gate::only(
         "DisableStatusPollerCache",
         true,
@@ -59,12 +54,7 @@ pub const GATES: &[Gate] = &[
         false,
         "applied objects are not migrated to newer API versions",
     ),
-    Gate::only(
-        "ObjectLevelWorkloadIdentity",
-        false,
-        false,
-        "cloud workload identity (serviceAccountName on a decryption provider) is not supported",
-    ),
+    gates::OBJECT_LEVEL_WORKLOAD_IDENTITY,
 ];
 
 #[cfg(test)]

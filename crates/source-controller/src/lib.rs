@@ -7,7 +7,7 @@
 //!        │                                                           ▼
 //!        └──── status.artifact {url, revision, digest} ◄── storage (pack, retention, GC)
 //!                                         │
-//!  kustomize-/helm-controller ──HTTP GET──┴──► server (files under --storage-path only)
+//!  kustomize-controller ──HTTP GET──┴──► server (files under --storage-path only)
 //! ```
 // Denied, not forbidden: one audited `unsafe` call registers the git2 transport (git/http.rs).
 #![deny(unsafe_code)]
