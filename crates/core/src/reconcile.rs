@@ -32,13 +32,14 @@
 //! }
 //!
 //! async fn reconcile_one(obj: Arc<GitRepository>, ctx: Arc<Context<State>>) -> Result<kube::runtime::controller::Action, Error> {
-//!     let api = reconcile::object_api(&ctx, &*obj);
-//!     reconcile::run(obj, &ctx, &api,
+//!     // The closures borrow both for the whole reconcile.
+//!     let (api, ctx) = (&reconcile::object_api(&ctx, &*obj), ctx.as_ref());
+//!     reconcile::run(obj, ctx, api,
 //!         |obj| async move {
-//!             let result = chain(&obj, &ctx).await;
+//!             let result = chain(&obj, ctx).await;
 //!             // … write status from `result` (conditions::mark_ready / mark_failed) …
 //!             let conditions = Vec::new();
-//!             Ok(Outcome::after(&ctx, &*obj, result.as_ref().err(), conditions))
+//!             Ok(Outcome::after(ctx, &*obj, result.as_ref().err(), conditions))
 //!         },
 //!         |_obj| async { Ok(()) }, // delete what the object owns
 //!     ).await
