@@ -17,21 +17,9 @@ use kube::api::PostParams;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The `args:` of Flux v2.10's source-controller Deployment (flux2 manifests: the controller's
-/// own `config/manager` plus the distribution's `--events-addr`), `$(RUNTIME_NAMESPACE)` expanded.
-fn flux_source_args(ns: &str) -> Vec<String> {
-    vec![
-        "--events-addr=http://notification-controller.flux-system.svc.cluster.local./".into(),
-        "--watch-all-namespaces=true".into(),
-        "--log-level=info".into(),
-        "--log-encoding=json".into(),
-        "--enable-leader-election".into(),
-        "--storage-path=/data".into(),
-        format!("--storage-adv-addr=source-controller.{ns}.svc.cluster.local."),
-    ]
-}
-
-/// The `args:` of Flux v2.10's kustomize-controller Deployment.
+/// The `args:` of Flux v2.10's kustomize-controller Deployment (flux2 manifests: the
+/// controller's own `config/manager` plus the distribution's `--events-addr`); every Flux
+/// controller starts with these.
 fn flux_kustomize_args() -> Vec<String> {
     vec![
         "--events-addr=http://notification-controller.flux-system.svc.cluster.local./".into(),
@@ -40,6 +28,17 @@ fn flux_kustomize_args() -> Vec<String> {
         "--log-encoding=json".into(),
         "--enable-leader-election".into(),
     ]
+}
+
+/// The `args:` of Flux v2.10's source-controller Deployment: the common ones and its storage,
+/// `$(RUNTIME_NAMESPACE)` expanded as Kubernetes does.
+fn flux_source_args(ns: &str) -> Vec<String> {
+    let mut args = flux_kustomize_args();
+    args.extend([
+        "--storage-path=/data".into(),
+        format!("--storage-adv-addr=source-controller.{ns}.svc.cluster.local."),
+    ]);
+    args
 }
 
 /// Starts `binary` with Flux's `flux_args`, then what a test must change (pflag: the last of a
