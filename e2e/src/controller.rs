@@ -29,12 +29,24 @@ impl ControllerProcess {
         args: &[&str],
         log_name: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with_env(env, binary, args, &[], log_name)
+    }
+
+    /// Like [`Self::start`], with environment variables `vars` set (e.g. `RUNTIME_NAMESPACE`,
+    /// which a Flux Deployment sets from the pod's namespace).
+    pub fn start_with_env(
+        env: &TestEnv,
+        binary: &str,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        log_name: &str,
+    ) -> anyhow::Result<Self> {
         let profile_dir = profile_dir()?;
         let bin = profile_dir.join(binary);
         if !bin.is_file() {
             build(binary, &profile_dir)?;
         }
-        Self::start_path(env, &bin, args, log_name)
+        Self::spawn(env, &bin, args, vars, log_name)
     }
 
     /// Like [`Self::start`], for the binary at `bin` (e.g. a release build that a benchmark
@@ -45,6 +57,16 @@ impl ControllerProcess {
         args: &[&str],
         log_name: &str,
     ) -> anyhow::Result<Self> {
+        Self::spawn(env, bin, args, &[], log_name)
+    }
+
+    fn spawn(
+        env: &TestEnv,
+        bin: &Path,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        log_name: &str,
+    ) -> anyhow::Result<Self> {
         let profile_dir = bin.parent().unwrap_or(Path::new("."));
         let logs = profile_dir.parent().unwrap_or(profile_dir).join("e2e-logs");
         std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
@@ -53,6 +75,7 @@ impl ControllerProcess {
         let err = out.try_clone().context("duplicating a log handle")?;
         let child = Command::new(bin)
             .args(args)
+            .envs(vars.iter().copied())
             .env("KUBECONFIG", env.kubeconfig())
             .stdin(Stdio::null())
             .stdout(out)
@@ -70,6 +93,23 @@ impl ControllerProcess {
     /// The log so far (for assertions and failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to `timeout`) for the process to exit on its own; its exit status.
+    pub fn wait_exit(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().context("checking the controller")? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("still running after {timeout:?}; log:\n{}", self.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// Fails with the log's tail when the process has exited.

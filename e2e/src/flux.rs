@@ -52,7 +52,7 @@ impl FluxControllers {
             None => ControllerProcess::start(env, binary, args, log_name),
         };
         let storage = tempfile::tempdir()?;
-        let addr = format!("127.0.0.1:{}", free_port()?);
+        let addr = format!("127.0.0.1:{}", crate::free_port()?);
         let selector = selector_flag(ns);
         let source = start(
             "source-controller",
@@ -84,12 +84,6 @@ impl FluxControllers {
 /// `--watch-label-selector` restricting a controller to the objects of `ns`'s test.
 pub fn selector_flag(ns: &TestNamespace) -> String {
     format!("--watch-label-selector={SELECTOR_LABEL}={}", ns.name())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Creates Kustomization `name` labelled for `ns`'s controllers, its spec `defaults` with the

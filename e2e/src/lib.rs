@@ -39,3 +39,10 @@ pub use cache::{HELM_VERSION, helm_binary};
 pub use controller::ControllerProcess;
 pub use env::{TestEnv, crd_dir, install_crds};
 pub use namespace::TestNamespace;
+
+/// A loopback TCP port free right now, for a controller's server in a test.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

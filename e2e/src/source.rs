@@ -37,7 +37,7 @@ impl SourceController {
     /// Starts the workspace's `source-controller` binary for `ns`, with `extra` flags added.
     pub fn start(env: &TestEnv, ns: &TestNamespace, extra: &[&str]) -> anyhow::Result<Self> {
         let storage = tempfile::tempdir()?;
-        let addr = format!("127.0.0.1:{}", free_port()?);
+        let addr = format!("127.0.0.1:{}", crate::free_port()?);
         let mut args = vec![
             "--metrics-addr=0".to_owned(),
             "--health-addr=0".to_owned(),
@@ -165,12 +165,6 @@ pub fn ready_revision(repo: &GitRepository) -> Option<String> {
 /// `status.lastHandledReconcileAt`.
 pub fn last_handled(repo: &GitRepository) -> Option<&str> {
     repo.status.as_ref()?.last_handled_reconcile_at.as_deref()
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// The entries of a tar.gz artifact except directories: path -> content (empty for links and

@@ -83,7 +83,12 @@ async fn ignored_paths_survive_kubectl_fields_are_taken_back_unless_ssa_merge() 
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-drift").await?;
-    let mut controllers = FluxControllers::start(&env, &ns, &[])?;
+    // Flux v1.10 is strict by default; this test checks the non-strict substitution.
+    let mut controllers = FluxControllers::start(
+        &env,
+        &ns,
+        &["--feature-gates=StrictPostBuildSubstitutions=false"],
+    )?;
     create_git_source(&env, &ns, &server.http_url("app")).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     create_kustomization(

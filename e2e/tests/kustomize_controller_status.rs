@@ -41,12 +41,6 @@ fn requested_at(token: &str) -> Patch<serde_json::Value> {
     )
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// The body of `GET /metrics` from the controller's metrics server.
 fn scrape(port: u16) -> anyhow::Result<String> {
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -73,7 +67,7 @@ async fn history_records_each_outcome_and_metrics_follow_the_reconciles() -> any
 
     let env = TestEnv::get().await?;
     let ns = env.namespace("kc-status").await?;
-    let port = free_port()?;
+    let port = driftless_e2e::free_port()?;
     let metrics_flag = format!("--metrics-addr=127.0.0.1:{port}");
     let mut controllers = FluxControllers::start(&env, &ns, &[&metrics_flag])?;
     let sources = create_git_source(&env, &ns, &server.http_url("app")).await?;

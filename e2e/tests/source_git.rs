@@ -707,10 +707,7 @@ fn keys(armored: &str) -> TrustedKeys {
 #[test]
 fn signed_commits_and_tags_verify_against_trusted_keys() {
     let server = GitServer::start().expect("server");
-    if !server.has_gpg() {
-        eprintln!("SKIP: gpg is not installed (Debian package gnupg)");
-        return;
-    }
+    server.require_gpg().expect("gpg");
     let trusted = keys(&server.trusted_gpg_public_key().expect("key"));
     let repo = server.create_repo("app").expect("repo");
     repo.commit_signed(&[("a", b"a")], "signed", Signer::Trusted)

@@ -141,10 +141,7 @@ fn ssh_with_key_and_known_hosts() {
 #[test]
 fn signed_tags_and_commits_verify_with_gpg() {
     let server = GitServer::start().expect("server starts");
-    if !server.has_gpg() {
-        eprintln!("gpg is not installed; signed objects cannot be made");
-        return;
-    }
+    server.require_gpg().expect("gpg");
     let repo = server.create_repo("app").expect("repo");
     repo.commit_signed(&[("a.txt", b"x")], "signed", Signer::Trusted)
         .expect("signed commit");

@@ -1,5 +1,5 @@
 //! `driftless helm template NAME CHART`: prints what `helm template` prints, rendered by the
-//! same engine the helm-controller uses.
+//! `driftless-helm` engine.
 
 use std::collections::HashSet;
 use std::io::Write;

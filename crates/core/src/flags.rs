@@ -58,6 +58,16 @@ pub struct Args {
     #[arg(long, default_value = "")]
     pub watch_label_selector: String,
 
+    /// Where notification-controller receives events. Until Driftless has a
+    /// notification-controller, events are recorded as Kubernetes Events whatever this says.
+    #[arg(long, default_value = "", env = "EVENTS_ADDR")]
+    pub events_addr: String,
+
+    /// Flux's feature gates, `Name=true|false,…`; each controller knows its own set and
+    /// refuses gates it does not have or values it does not implement.
+    #[arg(long, default_value = "")]
+    pub feature_gates: FeatureGates,
+
     /// The interval at which failing dependencies are reevaluated.
     #[arg(long, default_value = "30s")]
     pub requeue_dependency: GoDuration,
@@ -139,6 +149,130 @@ impl Args {
     /// `--default-service-account`, `None` when unset.
     pub fn default_service_account(&self) -> Option<&str> {
         Some(self.default_service_account.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+/// The value of `--feature-gates`: `Name=bool` pairs as given, resolved against a
+/// controller's own [`Gate`] table by [`FeatureGates::resolve`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeatureGates(Vec<(String, bool)>);
+
+impl std::str::FromStr for FeatureGates {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut gates = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("feature gate {item:?}: expected Name=true|false"))?;
+            let on = match value.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(format!(
+                        "feature gate {name}: {other:?} is not true or false"
+                    ));
+                }
+            };
+            gates.push((name.trim().to_owned(), on));
+        }
+        Ok(Self(gates))
+    }
+}
+
+/// One feature gate a controller accepts: Flux's name and default, and which values Driftless
+/// implements. A value it does not implement is refused with `why`, never silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    /// Flux's name, e.g. `StrictPostBuildSubstitutions`.
+    pub name: &'static str,
+    /// Flux's default.
+    pub default: bool,
+    /// `None` when both values work, else the only value that does.
+    pub only: Option<bool>,
+    /// Why the other value is refused (shown to the user).
+    pub why: &'static str,
+}
+
+impl Gate {
+    /// A gate whose both values are implemented.
+    pub const fn both(name: &'static str, default: bool) -> Self {
+        Self {
+            name,
+            default,
+            only: None,
+            why: "",
+        }
+    }
+
+    /// A gate implemented only at `value`; the other is refused because `why`.
+    pub const fn only(name: &'static str, default: bool, value: bool, why: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            only: Some(value),
+            why,
+        }
+    }
+}
+
+/// Gates Flux gives every controller (its `pkg/auth` and `pkg/runtime`), the same here.
+pub mod gates {
+    use super::Gate;
+
+    /// Secrets and ConfigMaps are cached (Flux: opt-in).
+    pub const CACHE_SECRETS_AND_CONFIG_MAPS: Gate = Gate::only(
+        "CacheSecretsAndConfigMaps",
+        false,
+        false,
+        "Secrets and ConfigMaps are read from the API server on each use, never cached",
+    );
+    /// Cloud workload identity per object (Flux: opt-in).
+    pub const OBJECT_LEVEL_WORKLOAD_IDENTITY: Gate = Gate::only(
+        "ObjectLevelWorkloadIdentity",
+        false,
+        false,
+        "cloud workload identity (a serviceAccountName for a cloud provider) is not supported",
+    );
+}
+
+/// The state of every gate of a controller after `--feature-gates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnabledGates(std::collections::BTreeMap<&'static str, bool>);
+
+impl EnabledGates {
+    /// Whether `name` is on; false for a gate the controller does not have.
+    pub fn enabled(&self, name: &str) -> bool {
+        self.0.get(name).copied().unwrap_or(false)
+    }
+}
+
+impl FeatureGates {
+    /// The gates of `known` with the values given on the command line; an unknown name or an
+    /// unimplemented value is an error naming the gate and what to do.
+    pub fn resolve(&self, known: &[Gate]) -> Result<EnabledGates, FlagError> {
+        let mut state: std::collections::BTreeMap<&'static str, bool> =
+            known.iter().map(|g| (g.name, g.default)).collect();
+        for (name, on) in &self.0 {
+            let Some(gate) = known.iter().find(|g| g.name == name) else {
+                let names: Vec<&str> = known.iter().map(|g| g.name).collect();
+                return Err(FlagError::FeatureGate(format!(
+                    "feature-gate '{name}' not supported; this controller has: {}",
+                    names.join(", ")
+                )));
+            };
+            if let Some(only) = gate.only
+                && only != *on
+            {
+                return Err(FlagError::FeatureGate(format!(
+                    "feature-gate {name}={on} is not implemented by Driftless ({}); remove it or set {name}={only}",
+                    gate.why
+                )));
+            }
+            state.insert(gate.name, *on);
+        }
+        Ok(EnabledGates(state))
     }
 }
 
@@ -282,6 +416,10 @@ pub enum FlagError {
         /// `--leader-election-retry-period`
         retry: GoDuration,
     },
+    /// `--feature-gates` names a gate this controller does not have, or a value it does not
+    /// implement.
+    #[error("--feature-gates: {0}")]
+    FeatureGate(String),
     /// An address flag is not `host:port`, `:port` or `0`.
     #[error("invalid address {0:?}: want host:port, :port, or 0 to disable")]
     Address(String),
@@ -341,10 +479,113 @@ pub fn listen_addr(addr: &str) -> Result<Option<String>, FlagError> {
     Ok(Some(format!("{host}:{port}")))
 }
 
+/// `--storage-adv-addr`, or Flux's default derived from `--storage-addr`: `localhost` for an
+/// empty host, the host name (`$HOSTNAME`, else the system's) for `0.0.0.0`, so artifact URLs
+/// name the pod.
+pub fn advertised_storage_addr(storage: &StorageArgs) -> Result<String, FlagError> {
+    advertised_storage_addr_with(storage, || {
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|h| !h.is_empty())
+    })
+}
+
+fn advertised_storage_addr_with(
+    storage: &StorageArgs,
+    hostname: impl FnOnce() -> Option<String>,
+) -> Result<String, FlagError> {
+    if !storage.storage_adv_addr.is_empty() {
+        return Ok(storage.storage_adv_addr.clone());
+    }
+    let addr = &storage.storage_addr;
+    let (host, port) = addr
+        .rsplit_once(':')
+        .filter(|(_, p)| p.parse::<u16>().is_ok())
+        .ok_or_else(|| FlagError::Address(addr.clone()))?;
+    let host = match host {
+        "" => "localhost".to_owned(),
+        "0.0.0.0" => hostname().ok_or_else(|| {
+            FlagError::Address(format!(
+                "{addr} (0.0.0.0 needs a host name to advertise; set --storage-adv-addr)"
+            ))
+        })?,
+        h => h.to_owned(),
+    };
+    Ok(format!("{host}:{port}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn feature_gates_resolve_against_the_controllers_table() {
+        const GATES: &[Gate] = &[
+            Gate::both("StrictPostBuildSubstitutions", true),
+            Gate::only(
+                "GroupChangeLog",
+                false,
+                false,
+                "logs list objects one by one",
+            ),
+        ];
+        let parse = |s: &str| s.parse::<FeatureGates>().expect("syntax");
+        let on = parse("").resolve(GATES).expect("defaults");
+        assert!(on.enabled("StrictPostBuildSubstitutions"));
+        assert!(!on.enabled("GroupChangeLog"));
+        let on = parse("StrictPostBuildSubstitutions=false, GroupChangeLog=false")
+            .resolve(GATES)
+            .expect("implemented values");
+        assert!(!on.enabled("StrictPostBuildSubstitutions"));
+        let e = parse("GroupChangeLog=true")
+            .resolve(GATES)
+            .expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("GroupChangeLog=true is not implemented")
+                && e.to_string().contains("logs list objects one by one"),
+            "{e}"
+        );
+        let e = parse("NoSuchGate=true")
+            .resolve(GATES)
+            .expect_err("unknown");
+        assert!(e.to_string().contains("'NoSuchGate' not supported"), "{e}");
+        assert!("Gate".parse::<FeatureGates>().is_err());
+        let e = "Gate=yes".parse::<FeatureGates>().expect_err("not a bool");
+        assert!(e.contains("yes"), "{e}");
+    }
+
+    #[test]
+    fn storage_adv_addr_defaults_like_flux() {
+        let storage = |addr: &str, adv: &str| StorageArgs {
+            storage_path: String::new(),
+            storage_addr: addr.into(),
+            storage_adv_addr: adv.into(),
+            artifact_retention_ttl: "60s".parse().expect("duration"),
+            artifact_retention_records: 2,
+        };
+        let host = || Some("source-controller-7d9f".to_owned());
+        let adv = |addr, adv| advertised_storage_addr_with(&storage(addr, adv), host);
+        assert_eq!(adv(":9090", "").expect("ok"), "localhost:9090");
+        assert_eq!(
+            adv("0.0.0.0:9090", "").expect("ok"),
+            "source-controller-7d9f:9090"
+        );
+        assert_eq!(adv("127.0.0.1:9999", "").expect("ok"), "127.0.0.1:9999");
+        assert_eq!(
+            adv(":9090", "source-controller.flux-system.svc.cluster.local.").expect("ok"),
+            "source-controller.flux-system.svc.cluster.local."
+        );
+        assert!(adv("nonsense", "").is_err());
+        assert!(advertised_storage_addr_with(&storage("0.0.0.0:1", ""), || None).is_err());
+    }
 
     #[derive(Parser, Debug)]
     struct Cli {

@@ -11,6 +11,7 @@
 //! | [`serve`] | `/metrics`, `/healthz`, `/readyz` |
 //! | [`leader`] | leader election on a Lease |
 //! | [`runtime`] | the main loop: servers, election, shutdown around the controller |
+//! | [`reconcile`] | the reconciler shape: step errors, context, finalizer, suspend, progress, watches |
 //! | [`conditions`] | kstatus conditions, Flux's types and reasons |
 //! | [`status`] | status by server-side apply, `reconcile.fluxcd.io/requestedAt` |
 //! | [`events`] | Kubernetes Events on state changes |
@@ -18,14 +19,13 @@
 //! | [`artifact`], [`semver`] | artifacts, Masterminds semver constraints |
 //! | [`apply`], [`health`] | server-side apply of object sets, inventory, prune; kstatus health |
 //!
-//! A controller's `main` is short:
+//! A controller's `main` is short; its reconcile is the shape [`reconcile`] draws:
 //!
 //! ```no_run
 //! use clap::Parser;
-//! use driftless_core::{flags, metrics::Metrics, requeue::Requeue, runtime, status, telemetry};
-//! use futures::StreamExt;
-//! use k8s_openapi::api::core::v1::ConfigMap; // a controller uses its CRD type here
-//! use kube::{Api, runtime::controller::Action};
+//! use driftless_api::source::GitRepository; // the controller's Flux kind
+//! use driftless_core::{flags, metrics::Metrics, reconcile::{self, Context}, runtime, status, telemetry};
+//! use kube::runtime::controller::Action;
 //! use std::sync::Arc;
 //!
 //! #[derive(Parser)]
@@ -34,19 +34,11 @@
 //!     common: flags::Args,
 //! }
 //!
-//! struct Ctx { requeue: Requeue }
+//! struct State; // what only this controller needs
 //!
-//! #[derive(Debug, thiserror::Error)]
-//! #[error("reconcile failed")]
-//! struct Error;
-//!
-//! async fn reconcile(obj: Arc<ConfigMap>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-//!     // resolve -> fetch -> build -> apply -> status (conditions + status::apply_status)
-//!     Ok(ctx.requeue.success(&*obj, std::time::Duration::from_secs(300)))
-//! }
-//!
-//! fn error_policy(obj: Arc<ConfigMap>, _: &Error, ctx: Arc<Ctx>) -> Action {
-//!     ctx.requeue.failure(&*obj)
+//! async fn reconcile_one(obj: Arc<GitRepository>, ctx: Arc<Context<State>>) -> Result<Action, reconcile::Error> {
+//!     // reconcile::run(obj, &ctx, &api, chain, cleanup): see the reconcile module
+//!     Ok(Action::await_change())
 //! }
 //!
 //! #[tokio::main]
@@ -55,19 +47,11 @@
 //!     telemetry::init(&cli.common.log)?;
 //!     let args = cli.common.clone();
 //!     runtime::run("example-controller", &cli.common, Metrics::new(), |rt| async move {
-//!         let api: Api<ConfigMap> = match args.watch_namespace()? {
-//!             Some(ns) => Api::namespaced(rt.client.clone(), &ns),
-//!             None => Api::all(rt.client.clone()),
-//!         };
+//!         let ns = args.watch_namespace()?; // --watch-all-namespaces=false
+//!         let api = reconcile::scoped_api(&rt.client, ns.as_deref());
 //!         let controller = status::controller_for(api, args.watcher_config());
-//!         rt.readiness.wait_for({ let s = controller.store(); async move { let _ = s.wait_until_ready().await; } });
-//!         let ctx = Arc::new(Ctx { requeue: Requeue::from_args(&args) });
-//!         controller
-//!             .with_config(args.controller_config()) // --concurrent
-//!             .graceful_shutdown_on(rt.shutdown.wait_owned())
-//!             .run(reconcile, error_policy, ctx)
-//!             .for_each(|_| async {})
-//!             .await;
+//!         let ctx = Arc::new(Context::new(rt, &args, State));
+//!         reconcile::drive(controller, &args, ctx, reconcile_one).await;
 //!         Ok::<_, flags::FlagError>(())
 //!     })
 //!     .await?;
@@ -86,6 +70,7 @@ pub mod flags;
 pub mod health;
 pub mod leader;
 pub mod metrics;
+pub mod reconcile;
 pub mod requeue;
 pub mod runtime;
 pub use driftless_semver as semver;

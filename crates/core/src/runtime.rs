@@ -229,6 +229,12 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if !args.events_addr.is_empty() {
+        tracing::info!(
+            events_addr = %args.events_addr,
+            "--events-addr: events are recorded as Kubernetes Events (no notification-controller yet)"
+        );
+    }
     let election = &args.leader_election;
     if election.enable_leader_election {
         election.validate()?;

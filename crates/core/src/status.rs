@@ -6,7 +6,7 @@
 //! `resourceVersion` (so it wakes no watcher). Because SSA removes fields this manager set
 //! before and omits now, always apply the complete status.
 //!
-//! `flux reconcile` (and `driftless reconcile`) set the annotation
+//! `flux reconcile` sets the annotation
 //! `reconcile.fluxcd.io/requestedAt: <token>`; a new token asks for a reconcile now, and the
 //! controller echoes the token it handled into `status.lastHandledReconcileAt`.
 //! [`reconcile_trigger`] is the watch predicate that lets through exactly such changes
@@ -14,7 +14,7 @@
 //!
 //! Objects also reconcile when something they reference changes (a source's new artifact →
 //! the Kustomizations that use it): [`referencing`] is the mapper for
-//! `Controller::watches`.
+//! `Controller::watches`, wired by `reconcile::watch_referencing`.
 
 use futures::StreamExt;
 use kube::{
@@ -134,7 +134,7 @@ pub struct Reference {
     pub name: String,
 }
 
-/// The objects in `store` whose reference (read by `reference_of`) points at `target`.
+/// The objects in `store` one of whose references (read by `references_of`) points at `target`.
 ///
 /// Use it as the mapper of `Controller::watches` on the referenced kind, with the
 /// controller's own store:
@@ -142,13 +142,13 @@ pub struct Reference {
 /// ```ignore
 /// let store = controller.store();
 /// controller.watches(sources, wc, move |repo: GitRepository| {
-///     status::referencing(&store, &repo, |k: &Kustomization| Some(k.source_reference()))
+///     status::referencing(&store, &repo, |k: &Kustomization| vec![k.source_reference()])
 /// })
 /// ```
 pub fn referencing<K, T>(
     store: &Store<K>,
     target: &T,
-    reference_of: impl Fn(&K) -> Option<Reference>,
+    references_of: impl Fn(&K) -> Vec<Reference>,
 ) -> Vec<ObjectRef<K>>
 where
     K: Resource<DynamicType = ()> + Clone,
@@ -161,7 +161,7 @@ where
         .state()
         .iter()
         .filter(|obj| {
-            reference_of(obj).is_some_and(|r| {
+            references_of(obj).into_iter().any(|r| {
                 let ns = r.namespace.or_else(|| obj.namespace());
                 r.kind == kind && r.name == target_name && ns == target_ns
             })
@@ -278,12 +278,17 @@ mod tests {
             writer.apply_watcher_event(&watcher::Event::Apply(cm));
         }
         let read = |cm: &ConfigMap| {
-            let data = cm.data.as_ref()?;
-            Some(Reference {
-                kind: data.get("kind")?.clone(),
+            let Some(data) = cm.data.as_ref() else {
+                return Vec::new();
+            };
+            let (Some(kind), Some(name)) = (data.get("kind"), data.get("name")) else {
+                return Vec::new();
+            };
+            vec![Reference {
+                kind: kind.clone(),
                 namespace: data.get("namespace").cloned(),
-                name: data.get("name")?.clone(),
-            })
+                name: name.clone(),
+            }]
         };
         let mut found: Vec<String> = referencing(&store, &secret("apps", "creds"), read)
             .into_iter()

@@ -752,11 +752,16 @@ async fn kube_a_referenced_object_change_reconciles_its_referrers() -> anyhow::R
             watcher::Config::default(),
             move |cm: ConfigMap| {
                 status::referencing(&store, &cm, |w: &Widget| {
-                    w.spec.config_ref.clone().map(|name| status::Reference {
-                        kind: "ConfigMap".into(),
-                        namespace: None,
-                        name,
-                    })
+                    w.spec
+                        .config_ref
+                        .clone()
+                        .map(|name| status::Reference {
+                            kind: "ConfigMap".into(),
+                            namespace: None,
+                            name,
+                        })
+                        .into_iter()
+                        .collect()
                 })
             },
         )

@@ -1,7 +1,7 @@
 //! The Helm engine: charts in, manifests out, exactly as `helm template` renders them.
 //!
-//! A pure library (no Kubernetes client): the helm-controller and `driftless helm template`
-//! both call it, so what a user renders locally is what the controller applies.
+//! A pure library (no Kubernetes client): `driftless helm template` calls it, and so will the
+//! helm-controller, so that what a user renders locally is what the controller applies.
 //!
 //! ```text
 //!  chart dir / .tgz ──loader──▶ Chart ──dependencies──▶ enabled subcharts, aliases, imports

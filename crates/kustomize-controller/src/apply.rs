@@ -1,14 +1,13 @@
 //! Steps 4–6: apply (dry-run, stages), prune, health.
 
 use crate::{
-    Ctx,
+    Context, StepError,
     build::{NAME_LABEL, NAMESPACE_LABEL},
     drift,
-    error::Failure,
 };
 use driftless_api::{common::ResourceInventory, kustomize::Kustomization};
 use driftless_core::{
-    apply::{Applier, ApplyOptions, ChangeSet, DeleteOptions, FieldManager, ObjectRef},
+    apply::{Action, Applier, ApplyOptions, ChangeSet, DeleteOptions, FieldManager, ObjectRef},
     conditions::reasons,
     health,
 };
@@ -17,22 +16,21 @@ use std::{collections::BTreeMap, time::Duration};
 
 /// The applier acting for `k`: impersonating its service account (or
 /// `--default-service-account`), else as the controller.
-pub fn applier_for(ctx: &Ctx, k: &Kustomization) -> Result<Applier, Failure> {
+pub fn applier_for(ctx: &Context, k: &Kustomization) -> Result<Applier, StepError> {
     let sa = k
         .spec
         .service_account_name
         .clone()
         .or_else(|| ctx.default_service_account.clone());
     let client = match sa {
-        None => ctx.client.clone(),
+        None => ctx.runtime.client.clone(),
         Some(sa) => {
-            let mut config = ctx.config.clone();
-            config.auth_info.impersonate = Some(format!(
+            let user = format!(
                 "system:serviceaccount:{}:{sa}",
                 k.namespace().unwrap_or_default()
-            ));
-            kube::Client::try_from(config).map_err(|e| {
-                Failure::new(
+            );
+            ctx.impersonated(&user).map_err(|e| {
+                StepError::new(
                     reasons::RECONCILIATION_FAILED,
                     format!("impersonating {sa}: {e}"),
                 )
@@ -52,8 +50,8 @@ pub async fn apply(
     k: &Kustomization,
     objects: Vec<serde_json::Value>,
     timeout: Duration,
-) -> Result<ChangeSet, Failure> {
-    let fail = |m: String| Failure::new(reasons::RECONCILIATION_FAILED, m);
+) -> Result<ChangeSet, StepError> {
+    let fail = |m: String| StepError::new(reasons::RECONCILIATION_FAILED, m);
     let objects = objects
         .into_iter()
         .map(serde_json::from_value::<DynamicObject>)
@@ -92,69 +90,73 @@ pub async fn prune(
     k: &Kustomization,
     old: Option<&ResourceInventory>,
     new: &ResourceInventory,
-) -> Result<ChangeSet, Failure> {
+) -> Result<ChangeSet, StepError> {
     match old {
         Some(old) if k.spec.prune => applier
             .prune(old, new, &owner(k))
             .await
-            .map_err(|e| Failure::new(reasons::PRUNE_FAILED, e.to_string())),
+            .map_err(|e| StepError::new(reasons::PRUNE_FAILED, e.to_string())),
         _ => Ok(ChangeSet::default()),
     }
 }
 
 /// Compiles `healthCheckExprs`; a mistake stalls the Kustomization (`InvalidCELExpression`)
 /// until the spec changes. Run before anything is applied, and again by [`health`] (cheap).
-pub fn health_exprs(k: &Kustomization) -> Result<health::CustomHealth, Failure> {
+pub fn health_exprs(k: &Kustomization) -> Result<health::CustomHealth, StepError> {
     health::CustomHealth::compile(k.spec.health_check_exprs.as_deref().unwrap_or_default())
-        .map_err(|e| Failure::stalled(reasons::INVALID_CEL_EXPRESSION, e.to_string()))
+        .map_err(|e| StepError::new(reasons::INVALID_CEL_EXPRESSION, e.to_string()).stalled())
 }
 
-/// Waits for every applied object (`wait`) or the `healthChecks`; `HealthCheckFailed`.
-/// The kinds `healthCheckExprs` lists are judged by their expressions.
-/// Returns whether a health check ran (so `Healthy` is reported).
+/// What to wait for: every object the apply left in the cluster (`wait`; objects just pruned
+/// are gone and not waited on), else the `healthChecks`.
+pub fn health_targets(k: &Kustomization, changes: &ChangeSet) -> Vec<ObjectRef> {
+    let ns = k.namespace().unwrap_or_default();
+    if k.spec.wait.unwrap_or(false) {
+        return changes
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Deleted)
+            .map(|c| c.object.clone())
+            .collect();
+    }
+    k.spec
+        .health_checks
+        .iter()
+        .flatten()
+        .map(|h| {
+            let api_version = h.api_version.clone().unwrap_or_default();
+            let (group, version) = match api_version.rsplit_once('/') {
+                Some((g, v)) => (g.to_owned(), v.to_owned()),
+                None => (String::new(), api_version),
+            };
+            ObjectRef {
+                group,
+                version,
+                kind: h.kind.clone(),
+                namespace: h.namespace.clone().unwrap_or_else(|| ns.clone()),
+                name: h.name.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Waits for `targets` ([`health_targets`]) to become healthy; `HealthCheckFailed`. The kinds
+/// `healthCheckExprs` lists are judged by their expressions.
 pub async fn health(
     applier: &Applier,
     k: &Kustomization,
-    applied: &ChangeSet,
+    targets: &[ObjectRef],
     timeout: Duration,
-) -> Result<bool, Failure> {
-    let ns = k.namespace().unwrap_or_default();
-    let objects: Vec<ObjectRef> = if k.spec.wait.unwrap_or(false) {
-        applied.changes.iter().map(|c| c.object.clone()).collect()
-    } else {
-        k.spec
-            .health_checks
-            .iter()
-            .flatten()
-            .map(|h| {
-                let api_version = h.api_version.clone().unwrap_or_default();
-                let (group, version) = match api_version.rsplit_once('/') {
-                    Some((g, v)) => (g.to_owned(), v.to_owned()),
-                    None => (String::new(), api_version),
-                };
-                ObjectRef {
-                    group,
-                    version,
-                    kind: h.kind.clone(),
-                    namespace: h.namespace.clone().unwrap_or_else(|| ns.clone()),
-                    name: h.name.clone(),
-                }
-            })
-            .collect()
-    };
-    if objects.is_empty() {
-        return Ok(false);
-    }
+) -> Result<(), StepError> {
     let custom = health_exprs(k)?;
     // Read with the tenant's rights too: a health check cannot reveal what it may not read.
     health::wait_with(
         applier.client(),
         applier.resolver(),
-        &objects,
+        targets,
         timeout,
         &custom,
     )
     .await
-    .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
-    Ok(true)
+    .map_err(|e| StepError::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))
 }

@@ -2,12 +2,14 @@
 //! substitute variables and stamp labels.
 
 use crate::{
-    Ctx,
-    error::Failure,
+    Context, StepError,
     remote::GitRemoteBases,
     substitute::{SUBSTITUTE_ANNOTATION, substitute},
 };
-use driftless_api::kustomize::{Kustomization, SubstituteStrategy};
+use driftless_api::{
+    common::ValuesKind,
+    kustomize::{Kustomization, SubstituteStrategy},
+};
 use driftless_core::conditions::reasons;
 use driftless_kustomize::{self as kz, KUSTOMIZATION_FILE_NAMES, Map, Value};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -22,29 +24,30 @@ use std::{
 pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
 pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 
-fn build_failed(m: impl Into<String>) -> Failure {
-    Failure::new(reasons::BUILD_FAILED, m)
+fn build_failed(m: impl Into<String>) -> StepError {
+    StepError::new(reasons::BUILD_FAILED, m)
 }
 
 /// Builds the objects to apply from the unpacked artifact `tree`.
 pub async fn objects(
-    ctx: &Ctx,
+    ctx: &Context,
     k: &Kustomization,
     tree: &Path,
-) -> Result<Vec<serde_json::Value>, Failure> {
+) -> Result<Vec<serde_json::Value>, StepError> {
     // The cached tree is shared by every Kustomization of that digest and never written:
     // the kustomization this one builds (rewritten below) goes to the engine as text.
     let root = tree;
     let rel = k.spec.path.clone().unwrap_or_default();
     let rel = Path::new(rel.trim_start_matches("./").trim_start_matches('/'));
     if rel.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(Failure::stalled(
+        return Err(StepError::new(
             reasons::BUILD_FAILED,
             format!(
                 "path {:?} leaves the artifact",
                 k.spec.path.as_deref().unwrap_or("")
             ),
-        ));
+        )
+        .stalled());
     }
     let dir = root.join(rel);
     if !dir.is_dir() {
@@ -60,7 +63,7 @@ pub async fn objects(
     } else {
         Some(Arc::new(GitRemoteBases::new(
             (k.namespace().unwrap_or_default(), k.name_any()),
-            &ctx.cache_dir,
+            ctx.cache_dir(),
             driftless_git::Limits::default(),
         )))
     };
@@ -84,7 +87,9 @@ pub async fn objects(
                 .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
             if !disabled {
                 let text = kz::yaml::to_string(&obj);
-                let strict = ctx.features.strict_post_build_substitutions;
+                let strict = ctx
+                    .features
+                    .enabled(crate::features::STRICT_POST_BUILD_SUBSTITUTIONS);
                 let replaced = substitute(&text, vars, strict).map_err(|e| {
                     build_failed(format!(
                         "post build substitution failed for {}/{}: {e}",
@@ -106,9 +111,9 @@ pub async fn objects(
 /// The `postBuild` variables (`substituteFrom` in order, then `substitute` on top), or `None`
 /// when substitution does not run (no `postBuild`, or no variable, see [`substitution_runs`]).
 async fn variables(
-    ctx: &Ctx,
+    ctx: &Context,
     k: &Kustomization,
-) -> Result<Option<BTreeMap<String, String>>, Failure> {
+) -> Result<Option<BTreeMap<String, String>>, StepError> {
     let Some(post) = &k.spec.post_build else {
         return Ok(None);
     };
@@ -116,15 +121,14 @@ async fn variables(
     let mut vars = BTreeMap::new();
     for from in post.substitute_from.iter().flatten() {
         let optional = from.optional.unwrap_or(false);
-        let kind = serde_json::to_value(from.kind).unwrap_or_default();
         let missing = |what: &str| {
             build_failed(format!(
                 "substitute from '{what}/{}' failed: not found",
                 from.name
             ))
         };
-        if kind.as_str() == Some("Secret") {
-            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        if from.kind == ValuesKind::Secret {
+            let api: Api<Secret> = Api::namespaced(ctx.runtime.client.clone(), &ns);
             match api
                 .get_opt(&from.name)
                 .await
@@ -139,7 +143,7 @@ async fn variables(
                 None => return Err(missing("Secret")),
             }
         } else {
-            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+            let api: Api<ConfigMap> = Api::namespaced(ctx.runtime.client.clone(), &ns);
             match api
                 .get_opt(&from.name)
                 .await
@@ -217,7 +221,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()
         } else if ft.is_file() {
             let name = e.file_name().to_string_lossy().to_lowercase();
             if name.ends_with(".yaml") || name.ends_with(".yml") {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                // Not UTF-8 (or unreadable): not a manifest; a manifest that fails to read
+                // here would fail the build when kustomize reads it, naming the file.
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
                 if text.contains("apiVersion") && text.contains("kind") {
                     out.push(rel);
                 }
@@ -258,19 +266,23 @@ fn overlay(file: &Path, text: &str, k: &Kustomization) -> Result<String, String>
             seq.extend(items);
         }
     };
+    let as_yaml = |what: &str, v: serde_json::Result<serde_json::Value>| {
+        v.map(|v| from_json(&v))
+            .map_err(|e| format!("spec.{what} cannot be written into the kustomization: {e}"))
+    };
     let patches = s
         .patches
         .iter()
         .flatten()
-        .map(|p| from_json(&serde_json::to_value(p).unwrap_or_default()))
-        .collect();
+        .map(|p| as_yaml("patches", serde_json::to_value(p)))
+        .collect::<Result<_, _>>()?;
     append(map, "patches", patches);
     let images = s
         .images
         .iter()
         .flatten()
-        .map(|i| from_json(&serde_json::to_value(i).unwrap_or_default()))
-        .collect();
+        .map(|i| as_yaml("images", serde_json::to_value(i)))
+        .collect::<Result<_, _>>()?;
     append(map, "images", images);
     let dir = file.parent().unwrap_or(Path::new("."));
     let ignore_missing = s.ignore_missing_components.unwrap_or(false);

@@ -1,7 +1,7 @@
 //! What drift correction leaves alone: the `spec.ignore` rules (JSON pointers, optionally only
 //! for the objects a target selector picks), resolved per object for the apply engine.
 
-use crate::{build::from_json, error::Failure};
+use crate::{StepError, build::from_json};
 use driftless_api::{common::IgnoreRule, kustomize::Kustomization};
 use driftless_core::{apply::ObjectRef, conditions::reasons};
 use driftless_kustomize::Selector;
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub fn ignore_paths(
     k: &Kustomization,
     objects: &[DynamicObject],
-) -> Result<BTreeMap<String, Vec<String>>, Failure> {
+) -> Result<BTreeMap<String, Vec<String>>, StepError> {
     let rules = k.spec.ignore.as_deref().unwrap_or_default();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if rules.is_empty() {
@@ -43,8 +43,8 @@ pub fn ignore_paths(
 }
 
 /// The target selector of rule `i` (`None`: every object).
-fn selector(i: usize, rule: &IgnoreRule) -> Result<Option<Selector>, Failure> {
-    let stalled = |m: String| Failure::stalled(reasons::RECONCILIATION_FAILED, m);
+fn selector(i: usize, rule: &IgnoreRule) -> Result<Option<Selector>, StepError> {
+    let stalled = |m: String| StepError::new(reasons::RECONCILIATION_FAILED, m).stalled();
     if let Some(bad) = rule.paths.iter().find(|p| !p.starts_with('/')) {
         return Err(stalled(format!(
             "spec.ignore[{i}].paths: {bad:?} is not a JSON pointer (it must start with '/')"

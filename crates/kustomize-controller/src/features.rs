@@ -1,71 +1,84 @@
-//! `--feature-gates`: Flux's switches for behaviour that is off by default
-//! (`--feature-gates=StrictPostBuildSubstitutions=true,OtherGate=false`).
+//! kustomize-controller's `--feature-gates` (Flux kustomize-controller v1.10's set), each
+//! implemented or refused at start with the reason (`driftless_core::flags::Gate`).
 
-use std::str::FromStr;
+use driftless_core::flags::{Gate, gates};
 
-/// The gates this controller acts on. Other gate names (Flux has more) are accepted and listed
-/// in `ignored`, which the controller logs at start, so a Flux Deployment's flags still work.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FeatureGates {
-    /// An unset `${var}` without default fails the build instead of becoming empty.
-    pub strict_post_build_substitutions: bool,
-    /// Gates named in the flag that have no effect here.
-    pub ignored: Vec<String>,
-}
+/// An unset `${var}` without default fails the build instead of becoming empty.
+pub const STRICT_POST_BUILD_SUBSTITUTIONS: &str = "StrictPostBuildSubstitutions";
+/// `sourceRef.kind: ExternalArtifact` is accepted.
+pub const EXTERNAL_ARTIFACT: &str = "ExternalArtifact";
 
-impl FromStr for FeatureGates {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let mut gates = FeatureGates::default();
-        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (name, value) = item
-                .split_once('=')
-                .ok_or_else(|| format!("feature gate {item:?}: expected Name=true|false"))?;
-            let on = match value.trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(format!(
-                        "feature gate {name}: {other:?} is not true or false"
-                    ));
-                }
-            };
-            match name.trim() {
-                "StrictPostBuildSubstitutions" => gates.strict_post_build_substitutions = on,
-                other => gates.ignored.push(other.to_owned()),
-            }
-        }
-        Ok(gates)
-    }
-}
+/// Every gate of Flux's kustomize-controller, with Flux's default.
+pub const GATES: &[Gate] = &[
+    Gate::both(STRICT_POST_BUILD_SUBSTITUTIONS, true),
+    Gate::both(EXTERNAL_ARTIFACT, false),
+    gates::CACHE_SECRETS_AND_CONFIG_MAPS,
+    Gate::only(
+        "DisableStatusPollerCache",
+        true,
+        true,
+        "health checks read objects directly; there is no status poller cache",
+    ),
+    Gate::only(
+        "DisableFailFastBehavior",
+        false,
+        false,
+        "health checks always stop at the first failed object",
+    ),
+    Gate::only(
+        "GroupChangeLog",
+        false,
+        false,
+        "the change set is logged object by object",
+    ),
+    Gate::only(
+        "AdditiveCELDependencyCheck",
+        false,
+        false,
+        "dependsOn[].readyExpr is not implemented yet",
+    ),
+    Gate::only(
+        "CancelHealthCheckOnNewRevision",
+        false,
+        false,
+        "a health check runs to its timeout even when a new revision arrives",
+    ),
+    // Driftless never watches the ConfigMaps and Secrets of postBuild.substituteFrom (their
+    // changes apply at the next interval), and always reads sources from the API server, so
+    // both values of these gates give its one behaviour; Flux's defaults must be accepted.
+    Gate::both("DisableConfigWatchers", false),
+    Gate::both("DirectSourceFetch", false),
+    Gate::only(
+        "MigrateAPIVersion",
+        false,
+        false,
+        "applied objects are not migrated to newer API versions",
+    ),
+    gates::OBJECT_LEVEL_WORKLOAD_IDENTITY,
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use driftless_core::flags::FeatureGates;
 
     #[test]
-    fn parses_flux_syntax() {
-        assert_eq!("".parse(), Ok(FeatureGates::default()));
-        let g: FeatureGates = "StrictPostBuildSubstitutions=true, GroupChangeLog=false"
-            .parse()
-            .expect("valid");
-        assert!(g.strict_post_build_substitutions);
-        assert_eq!(g.ignored, ["GroupChangeLog"]);
-        let g: FeatureGates = "StrictPostBuildSubstitutions=False".parse().expect("valid");
-        assert!(!g.strict_post_build_substitutions);
-    }
-
-    #[test]
-    fn refuses_malformed_gates() {
-        assert!(
-            "StrictPostBuildSubstitutions"
-                .parse::<FeatureGates>()
-                .is_err()
-        );
-        let e = "StrictPostBuildSubstitutions=yes"
+    fn flux_defaults_and_every_gate_resolve() {
+        let on = FeatureGates::default().resolve(GATES).expect("defaults");
+        assert!(on.enabled(STRICT_POST_BUILD_SUBSTITUTIONS));
+        assert!(!on.enabled(EXTERNAL_ARTIFACT));
+        // Setting every gate to its Flux default is accepted (what a Flux Deployment may do).
+        let all: Vec<String> = GATES
+            .iter()
+            .map(|g| format!("{}={}", g.name, g.default))
+            .collect();
+        let gates: FeatureGates = all.join(",").parse().expect("syntax");
+        assert!(gates.resolve(GATES).is_ok());
+        let e = "AdditiveCELDependencyCheck=true"
             .parse::<FeatureGates>()
-            .expect_err("not a bool");
-        assert!(e.contains("yes"), "{e}");
+            .expect("syntax")
+            .resolve(GATES)
+            .expect_err("refused");
+        assert!(e.to_string().contains("readyExpr"), "{e}");
     }
 }

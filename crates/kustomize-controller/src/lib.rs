@@ -5,274 +5,122 @@
 //!                                                                               │  a new
 //!  Kustomization ── spec.sourceRef ─────────────────────────────────────────────┘  revision
 //!      │                                                                         reconciles)
-//!      ▼ reconcile, one file a step:
+//!      ▼ reconcile.rs: the chain, one file a step (core::reconcile runs it: finalizer,
+//!        suspend, metrics, retries):
 //!  resolve.rs (dependsOn, source) → fetch.rs (artifact, once per digest)
 //!    → build.rs (kustomize + overlay + postBuild substitution + labels;
 //!                remote.rs: remote bases through the git layer)
 //!    → apply.rs (dry-run, stages, prune, health; drift.rs: spec.ignore per object)
-//!    → status.rs (conditions, inventory, history.rs, events; gotk_* metrics in lib.rs)
+//!    → status.rs (conditions, inventory, history.rs, events)
 //! ```
 //!
-//! Every step returns a [`error::Failure`] carrying Flux's reason, so the status says which
+//! Every step returns a [`StepError`] carrying Flux's reason, so the status says which
 //! step failed and the API server's or builder's own message. A failed step never touches
 //! what was applied before: the apply engine dry-runs the whole set first.
 
 mod apply;
 mod build;
+mod cache;
 mod drift;
-mod error;
-mod features;
+pub mod features;
 mod fetch;
 mod history;
+pub mod reconcile;
 mod remote;
 mod resolve;
 mod status;
 pub mod substitute;
 
 use driftless_api::{
-    common::FINALIZER,
-    kustomize::{DeletionPolicy, Kustomization, KustomizationStatus},
+    kustomize::Kustomization,
     source::{Bucket, ExternalArtifact, GitRepository, OCIRepository},
 };
+pub(crate) use driftless_core::reconcile::StepError;
 use driftless_core::{
-    apply::Resolver, duration, events::Events, flags::Args, metrics::Metrics, requeue::Requeue,
-    runtime::Runtime, status::controller_waking,
+    apply::Resolver,
+    flags::{Args, EnabledGates, FlagError},
+    reconcile::{scoped_api, watch_referencing},
+    status::{Reference, controller_waking},
 };
-use futures::StreamExt;
 use kube::{
     Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
-    runtime::{
-        controller::Action,
-        reflector::{ObjectRef, Store},
-        watcher,
-    },
+    runtime::{reflector::Store, watcher},
 };
 use serde::de::DeserializeOwned;
-use std::{
-    fmt::Debug,
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-pub use error::Failure;
-pub use features::FeatureGates;
+use std::{fmt::Debug, path::Path, sync::Arc, time::Duration};
 
 /// The field manager of every object and status this controller writes.
 pub const FIELD_MANAGER: &str = "kustomize-controller";
 
-/// What every reconcile shares.
-pub struct Ctx {
-    pub client: kube::Client,
+/// What only the Kustomization reconciler needs; the rest of [`Context`] is core's.
+pub struct State {
     /// The controller's own client configuration; impersonation derives from it.
     pub config: kube::Config,
+    /// One client per impersonated user, built once: a client owns a connection pool, and
+    /// building one per reconcile would open new TLS connections every time.
+    impersonated: std::sync::Mutex<std::collections::HashMap<String, kube::Client>>,
     pub resolver: Resolver,
     pub http: reqwest::Client,
-    /// Unpacked artifacts, one folder per digest.
-    pub cache_dir: PathBuf,
+    /// Unpacked artifacts, one folder per digest, evicted by age and size.
+    pub cache: cache::ArtifactCache,
     pub no_cross_namespace_refs: bool,
     pub no_remote_bases: bool,
     pub default_service_account: Option<String>,
     pub requeue_dependency: Duration,
-    pub requeue: Requeue,
-    pub events: Events,
-    /// Flux's `gotk_*` metrics, recorded after every reconcile.
-    pub metrics: Metrics,
-    pub features: FeatureGates,
+    /// `--feature-gates`, resolved against [`features::GATES`].
+    pub features: EnabledGates,
 }
 
-/// Errors the runtime retries: only failures to talk to the API server about the
-/// Kustomization itself (everything else is a status).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("writing the Kustomization: {0}")]
-    Kube(#[from] kube::Error),
-}
+/// Shared by all reconciles: the runtime, the requeue policy and the [`State`].
+pub type Context = driftless_core::reconcile::Context<State>;
 
-impl Ctx {
-    /// Builds the context from the flags and the shared runtime (client, events, metrics).
+impl State {
+    /// From the flags (`features` resolved from them against [`features::GATES`] before the
+    /// controller starts); the client configuration is inferred as the runtime's was.
     pub async fn new(
         args: &Args,
-        features: FeatureGates,
-        rt: &Runtime,
+        features: EnabledGates,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let config = kube::Config::infer().await?;
-        let cache_dir =
-            std::env::temp_dir().join(format!("kustomize-controller-{}", std::process::id()));
-        std::fs::create_dir_all(&cache_dir)?;
+        let cache = cache::ArtifactCache::new(
+            std::env::temp_dir().join(format!("kustomize-controller-{}", std::process::id())),
+        )?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()?;
         Ok(Self {
-            client: rt.client.clone(),
             config,
+            impersonated: Default::default(),
             resolver: Resolver::new(),
             http,
-            cache_dir,
+            cache,
             no_cross_namespace_refs: args.no_cross_namespace_refs,
             no_remote_bases: args.no_remote_bases,
             default_service_account: args.default_service_account().map(str::to_owned),
             requeue_dependency: args.requeue_dependency.get(),
-            requeue: Requeue::from_args(args),
-            events: rt.events.clone(),
-            metrics: rt.metrics.clone(),
             features,
         })
     }
 }
 
-fn parse_duration(text: Option<&str>, fallback: Duration) -> Duration {
-    text.and_then(|t| duration::parse(t).ok())
-        .unwrap_or(fallback)
-}
-
-/// The interval of `k` (10 minutes when unparsable, which the CRD pattern prevents).
-pub fn interval(k: &Kustomization) -> Duration {
-    parse_duration(Some(&k.spec.interval), Duration::from_secs(600))
-}
-
-/// Reconciles one Kustomization.
-pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let started = Instant::now();
-    let api: Api<Kustomization> =
-        Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
-    if k.meta().deletion_timestamp.is_some() {
-        let action = finalize(&api, &k, &ctx).await;
-        record_metrics(&ctx, &k, None, started);
-        return action;
-    }
-    if !k.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut finalizers = k.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_owned());
-        let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
-        api.patch(
-            &k.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
-    }
-    if k.spec.suspend.unwrap_or(false) {
-        record_metrics(&ctx, &k, None, started);
-        return Ok(Action::await_change());
-    }
-    let (action, status) = status::reconcile_and_report(&api, &k, &ctx).await?;
-    record_metrics(&ctx, &k, Some(&status), started);
-    Ok(action)
-}
-
-/// Flux's `gotk_reconcile_duration_seconds`, `gotk_reconcile_condition` (Ready) and
-/// `gotk_suspend_status` for one reconcile; `status` is the one just written, when any.
-fn record_metrics(
-    ctx: &Ctx,
-    k: &Kustomization,
-    status: Option<&KustomizationStatus>,
-    started: Instant,
-) {
-    let conditions = status
-        .or(k.status.as_ref())
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or_default();
-    ctx.metrics.record_reconcile(
-        k,
-        conditions,
-        k.spec.suspend.unwrap_or(false),
-        started.elapsed(),
-    );
-}
-
-/// Deletion: delete the inventory when the policy says so, then drop the finalizer.
-async fn finalize(api: &Api<Kustomization>, k: &Kustomization, ctx: &Ctx) -> Result<Action, Error> {
-    if !k.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    let delete = match k.spec.deletion_policy.unwrap_or_default() {
-        DeletionPolicy::MirrorPrune => k.spec.prune,
-        DeletionPolicy::Delete | DeletionPolicy::WaitForTermination => true,
-        DeletionPolicy::Orphan => false,
-    };
-    let inventory = k.status.as_ref().and_then(|s| s.inventory.clone());
-    if delete
-        && !k.spec.suspend.unwrap_or(false)
-        && let Some(inv) = inventory
-    {
-        let applier = match apply::applier_for(ctx, k) {
-            Ok(a) => a,
-            Err(f) => {
-                tracing::warn!(
-                    kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
-                    name = %k.name_any(), error = %f,
-                    "cannot act for the Kustomization; orphaning its objects"
-                );
-                return remove_finalizer(api, k).await;
-            }
-        };
-        if let Err(e) = applier.delete_all(&inv.entries, &apply::owner(k)).await {
-            tracing::warn!(
-                kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
-                name = %k.name_any(), error = %e, "deleting the inventory failed; retrying"
-            );
-            return Ok(ctx.requeue.failure(k));
+impl State {
+    /// The client acting as `user` (`system:serviceaccount:<ns>:<name>`), cached.
+    pub fn impersonated(&self, user: &str) -> Result<kube::Client, kube::Error> {
+        let mut clients = self.impersonated.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(user) {
+            return Ok(client.clone());
         }
+        let mut config = self.config.clone();
+        config.auth_info.impersonate = Some(user.to_owned());
+        let client = kube::Client::try_from(config)?;
+        clients.insert(user.to_owned(), client.clone());
+        Ok(client)
     }
-    remove_finalizer(api, k).await
-}
 
-async fn remove_finalizer(api: &Api<Kustomization>, k: &Kustomization) -> Result<Action, Error> {
-    let finalizers: Vec<String> = k
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
-    match api
-        .patch(
-            &k.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(Action::await_change()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
-        Err(e) => Err(e.into()),
+    /// The folder of unpacked artifacts (removed on a graceful shutdown).
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.dir()
     }
-}
-
-/// After a failed reconcile that did not say when to retry.
-pub fn error_policy(k: Arc<Kustomization>, err: &Error, ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(
-        kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
-        name = %k.name_any(), error = %err, "reconcile error"
-    );
-    ctx.requeue.failure(&*k)
-}
-
-/// The Kustomizations whose `sourceRef` names `src` (of kind `kind`).
-fn users_of<S: Resource>(
-    store: &Store<Kustomization>,
-    kind: &str,
-    src: &S,
-) -> Vec<ObjectRef<Kustomization>> {
-    let name = src.meta().name.clone().unwrap_or_default();
-    let ns = src.meta().namespace.clone().unwrap_or_default();
-    store
-        .state()
-        .iter()
-        .filter(|k| {
-            let r = &k.spec.source_ref;
-            resolve::kind_name(r.kind) == kind
-                && r.name == name
-                && r.namespace
-                    .clone()
-                    .or_else(|| k.namespace())
-                    .unwrap_or_default()
-                    == ns
-        })
-        .map(|k| ObjectRef::from_obj(&**k))
-        .collect()
 }
 
 /// The Kustomizations to reconcile now because `updated` is Ready at its current generation
@@ -298,68 +146,48 @@ fn dependents_waiting_on(
     })
 }
 
-fn source_api<S>(client: &kube::Client, ns: &Option<String>) -> Api<S>
-where
-    S: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
-{
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
+/// The source a Kustomization reads, for the source watches.
+fn source_reference(k: &Kustomization) -> Vec<Reference> {
+    let r = &k.spec.source_ref;
+    vec![Reference {
+        kind: resolve::kind_name(r.kind).to_owned(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+    }]
 }
 
 /// Runs the controller until shutdown: the Kustomization watch plus one watch per source kind.
-pub async fn run(
-    args: Args,
-    ctx: Arc<Ctx>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) -> Result<(), driftless_core::flags::FlagError> {
+pub async fn run(args: Args, ctx: Arc<Context>) -> Result<(), FlagError> {
     let ns = args.watch_namespace()?;
-    let api: Api<Kustomization> = source_api(&ctx.client, &ns);
-    let controller = controller_waking(api, args.watcher_config(), dependents_waiting_on)
-        .with_config(args.controller_config());
-    let store = controller.store();
-    fn watch<S>(
+    let client = &ctx.runtime.client;
+    let controller = controller_waking(
+        scoped_api::<Kustomization>(client, ns.as_deref()),
+        args.watcher_config(),
+        dependents_waiting_on,
+    );
+    fn sources<S>(
         c: kube::runtime::Controller<Kustomization>,
-        api: Api<S>,
-        store: Store<Kustomization>,
-        kind: &'static str,
+        client: &kube::Client,
+        ns: Option<&str>,
     ) -> kube::runtime::Controller<Kustomization>
     where
-        S: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        S: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
     {
-        c.watches(api, watcher::Config::default(), move |src: S| {
-            users_of(&store, kind, &src)
-        })
+        // Sources need not carry the shard label: every source in scope is watched.
+        let api: Api<S> = scoped_api(client, ns);
+        watch_referencing(c, api, watcher::Config::default(), source_reference)
     }
-    let c = watch(
-        controller,
-        source_api::<GitRepository>(&ctx.client, &ns),
-        store.clone(),
-        "GitRepository",
-    );
-    let c = watch(
-        c,
-        source_api::<OCIRepository>(&ctx.client, &ns),
-        store.clone(),
-        "OCIRepository",
-    );
-    let c = watch(
-        c,
-        source_api::<Bucket>(&ctx.client, &ns),
-        store.clone(),
-        "Bucket",
-    );
-    let c = watch(
-        c,
-        source_api::<ExternalArtifact>(&ctx.client, &ns),
-        store,
-        "ExternalArtifact",
-    );
-    c.graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    let c = sources::<GitRepository>(controller, client, ns.as_deref());
+    let c = sources::<OCIRepository>(c, client, ns.as_deref());
+    let c = sources::<Bucket>(c, client, ns.as_deref());
+    let c = sources::<ExternalArtifact>(c, client, ns.as_deref());
+    driftless_core::reconcile::drive(c, &args, ctx, reconcile::reconcile).await;
     Ok(())
 }
 

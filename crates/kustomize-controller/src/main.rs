@@ -1,8 +1,9 @@
 //! `kustomize-controller`: Flux's kustomize-controller flags, the shared runtime, the reconciler.
 
 use clap::Parser;
+use driftless_core::reconcile::Context;
 use driftless_core::{flags, metrics::Metrics, runtime, telemetry};
-use driftless_kustomize_controller::{Ctx, FeatureGates, run};
+use driftless_kustomize_controller::{State, features, run};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -13,9 +14,6 @@ use std::sync::Arc;
 struct Cli {
     #[command(flatten)]
     common: flags::Args,
-    /// Flux's feature gates, e.g. `StrictPostBuildSubstitutions=true`.
-    #[arg(long = "feature-gates", default_value = "")]
-    feature_gates: FeatureGates,
 }
 
 #[tokio::main]
@@ -23,18 +21,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let cli: Cli = flags::parse(&flags::ControllerDefaults::default());
     telemetry::init(&cli.common.log)?;
     let args = cli.common.clone();
-    let features = cli.feature_gates.clone();
-    if !features.ignored.is_empty() {
-        tracing::warn!(gates = ?features.ignored, "feature gates not implemented by Driftless; ignored");
-    }
+    // Refused gates stop the controller before it connects to anything.
+    let features = args.feature_gates.resolve(features::GATES)?;
     runtime::run(
         "kustomize-controller",
         &cli.common,
         Metrics::new(),
         |rt| async move {
-            let ctx = Arc::new(Ctx::new(&args, features, &rt).await?);
-            let cache_dir = ctx.cache_dir.clone();
-            run(args, ctx, rt.shutdown.wait_owned()).await?;
+            let state = State::new(&args, features).await?;
+            let cache_dir = state.cache_dir().to_owned();
+            run(args.clone(), Arc::new(Context::new(rt, &args, state))).await?;
             // Unpacked artifacts are a cache: drop them on a graceful shutdown.
             let _ = std::fs::remove_dir_all(cache_dir);
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())

@@ -1,8 +1,9 @@
 //! Step 1: resolve references — dependencies, then the source and its artifact.
 
-use crate::{Ctx, error::Failure};
+use crate::Context;
 use driftless_api::kustomize::{Kustomization, KustomizationSourceKind};
 use driftless_core::conditions::{self, reasons};
+use driftless_core::reconcile::{self, StepError};
 use kube::{
     Api, ResourceExt,
     api::{ApiResource, DynamicObject, GroupVersionKind},
@@ -18,27 +19,27 @@ pub struct SourceArtifact {
 
 /// Fails with `DependencyNotReady` unless every `dependsOn` Kustomization is Ready at its
 /// current generation.
-pub async fn dependencies(ctx: &Ctx, k: &Kustomization) -> Result<(), Failure> {
+pub async fn dependencies(ctx: &Context, k: &Kustomization) -> Result<(), StepError> {
     let ns = k.namespace().unwrap_or_default();
     for dep in k.spec.depends_on.iter().flatten() {
         let dep_ns = dep.namespace.clone().unwrap_or_else(|| ns.clone());
         if ctx.no_cross_namespace_refs && dep_ns != ns {
-            return Err(Failure::stalled(
+            return Err(StepError::new(
                 reasons::ACCESS_DENIED,
                 format!(
                     "can't access '{dep_ns}/{}', cross-namespace references have been blocked",
                     dep.name
                 ),
-            ));
+            )
+            .stalled());
         }
-        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &dep_ns);
+        let api: Api<Kustomization> = Api::namespaced(ctx.runtime.client.clone(), &dep_ns);
         let not_ready = |why: &str| {
-            let mut f = Failure::new(
+            StepError::new(
                 reasons::DEPENDENCY_NOT_READY,
                 format!("dependency '{dep_ns}/{}' is not ready: {why}", dep.name),
-            );
-            f.retry_after = Some(ctx.requeue_dependency);
-            f
+            )
+            .retry_after(ctx.requeue_dependency)
         };
         let found = api
             .get_opt(&dep.name)
@@ -61,58 +62,54 @@ pub fn ready_at_generation(k: &Kustomization) -> bool {
 }
 
 /// The source's artifact; `ArtifactFailed` when the source is missing, not Ready or has none.
-pub async fn source(ctx: &Ctx, k: &Kustomization) -> Result<SourceArtifact, Failure> {
+pub async fn source(ctx: &Context, k: &Kustomization) -> Result<SourceArtifact, StepError> {
     let ns = k.namespace().unwrap_or_default();
     let r = &k.spec.source_ref;
     let src_ns = r.namespace.clone().unwrap_or_else(|| ns.clone());
     if ctx.no_cross_namespace_refs && src_ns != ns {
-        return Err(Failure::stalled(
+        return Err(StepError::new(
             reasons::ACCESS_DENIED,
             format!(
                 "can't access '{}/{src_ns}/{}', cross-namespace references have been blocked",
                 kind_name(r.kind),
                 r.name
             ),
-        ));
+        )
+        .stalled());
+    }
+    if r.kind == KustomizationSourceKind::ExternalArtifact
+        && !ctx.features.enabled(crate::features::EXTERNAL_ARTIFACT)
+    {
+        return Err(StepError::new(
+            reasons::ACCESS_DENIED,
+            format!(
+                "can't access 'ExternalArtifact/{src_ns}/{}', the ExternalArtifact feature gate is disabled (--feature-gates=ExternalArtifact=true enables it)",
+                r.name
+            ),
+        )
+        .stalled());
     }
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
         "source.toolkit.fluxcd.io",
         "v1",
         kind_name(r.kind),
     ));
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &src_ns, &ar);
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.runtime.client.clone(), &src_ns, &ar);
     let subject = format!("{} '{src_ns}/{}'", kind_name(r.kind), r.name);
-    let fail = |m: String| Failure::new(reasons::ARTIFACT_FAILED, m);
+    let fail = |m: String| StepError::new(reasons::ARTIFACT_FAILED, m);
     let obj = api
         .get_opt(&r.name)
         .await
         .map_err(|e| fail(format!("{subject}: {e}")))?
         .ok_or_else(|| fail(format!("Source '{subject}' not found")))?;
-    let status = obj.data.get("status");
-    let ready = status
-        .and_then(|s| s.get("conditions"))
-        .and_then(|c| c.as_array())
-        .is_some_and(|c| {
-            c.iter().any(|c| {
-                c.get("type").and_then(|t| t.as_str()) == Some("Ready")
-                    && c.get("status").and_then(|t| t.as_str()) == Some("True")
-            })
-        });
-    let artifact = status.and_then(|s| s.get("artifact"));
-    let field = |k: &str| {
-        artifact
-            .and_then(|a| a.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    match (ready, field("url"), field("revision"), field("digest")) {
-        (true, Some(url), Some(revision), Some(digest)) => Ok(SourceArtifact {
-            url,
-            revision,
-            digest,
+    match reconcile::source_status(obj.data.get("status")) {
+        (true, Some(a)) => Ok(SourceArtifact {
+            url: a.url,
+            revision: a.revision,
+            digest: a.digest,
         }),
-        (false, ..) => Err(fail(format!("Source {subject} is not ready"))),
-        _ => Err(fail(format!("Source {subject} has no artifact"))),
+        (false, _) => Err(fail(format!("Source {subject} is not ready"))),
+        (true, None) => Err(fail(format!("Source {subject} has no artifact"))),
     }
 }
 

@@ -1,107 +1,31 @@
-//! Step 7: status — run the chain, then write conditions, revisions, inventory and events.
+//! Step 7: status — the chain's outcome as conditions, revisions, inventory and events.
 
-use crate::{
-    Ctx, Error, apply, build, error::Failure, fetch, history, interval, parse_duration, resolve,
-};
+use crate::{Context, StepError, reconcile::Applied};
 use driftless_api::kustomize::{Kustomization, KustomizationStatus};
 use driftless_core::{
     conditions::{self, Status, reasons, types},
     events::Notice,
+    reconcile::{Error, Outcome, interval, parse_or},
     status::{apply_status, reconcile_request},
 };
-use k8s_openapi::jiff::Timestamp;
 use kube::{Api, ResourceExt, runtime::controller::Action};
-use std::time::Instant;
 
-/// What a successful chain produced.
-struct Applied {
-    changes: driftless_core::apply::ChangeSet,
-    health_checked: bool,
-}
-
-/// Runs the chain, updating `status` as it goes (revision attempted, inventory applied, history).
-async fn run(
-    ctx: &Ctx,
-    k: &Kustomization,
-    status: &mut KustomizationStatus,
-) -> Result<Applied, Failure> {
-    if k.spec.decryption.is_some() {
-        return Err(Failure::stalled(
-            reasons::RECONCILIATION_FAILED,
-            "spec.decryption (SOPS) is not supported yet",
-        ));
-    }
-    if k.spec.kube_config.is_some() {
-        return Err(Failure::stalled(
-            reasons::RECONCILIATION_FAILED,
-            "spec.kubeConfig (remote clusters) is not supported yet",
-        ));
-    }
-    apply::health_exprs(k)?;
-    resolve::dependencies(ctx, k).await?;
-    let artifact = resolve::source(ctx, k).await?;
-    status.last_attempted_revision = Some(artifact.revision.clone());
-    let started = Instant::now();
-    let tree = fetch::artifact(ctx, &artifact).await?;
-    let objects = build::objects(ctx, k, &tree).await?;
-    // As Flux: only a reconcile that got as far as a built set leaves a snapshot.
-    let digest = history::digest(&objects);
-    let result = apply_set(ctx, k, status, objects).await;
-    let outcome = history::Outcome {
-        digest: &digest,
-        status: result
-            .as_ref()
-            .map_or_else(|f| f.reason, |_| reasons::RECONCILIATION_SUCCEEDED),
-        revision: &artifact.revision,
-        took: started.elapsed(),
-    };
-    history::upsert(
-        status.history.get_or_insert_with(Vec::new),
-        &outcome,
-        Timestamp::now(),
-    );
-    if result.is_ok() {
-        status.last_applied_revision = Some(artifact.revision);
-    }
-    result
-}
-
-/// Applies the built set, prunes what left it, checks health; the inventory follows the apply.
-async fn apply_set(
-    ctx: &Ctx,
-    k: &Kustomization,
-    status: &mut KustomizationStatus,
-    objects: Vec<serde_json::Value>,
-) -> Result<Applied, Failure> {
-    let applier = apply::applier_for(ctx, k)?;
-    let timeout = parse_duration(k.spec.timeout.as_deref(), interval(k));
-    let mut changes = apply::apply(&applier, k, objects, timeout).await?;
-    let inventory = changes.inventory();
-    let old = status.inventory.replace(inventory.clone());
-    changes.extend(apply::prune(&applier, k, old.as_ref(), &inventory).await?);
-    let health_checked = apply::health(&applier, k, &changes, timeout).await?;
-    Ok(Applied {
-        changes,
-        health_checked,
-    })
-}
-
-/// Reconciles and writes the outcome; the requeue follows Flux (interval on success,
-/// retryInterval on failure, --requeue-dependency for dependencies). Returns the status
-/// written, for the metrics.
-pub async fn reconcile_and_report(
+/// Writes the outcome of the chain (`status` is what it left); the requeue follows Flux
+/// (interval on success, retryInterval on failure, --requeue-dependency for dependencies).
+pub(crate) async fn write(
     api: &Api<Kustomization>,
     k: &Kustomization,
-    ctx: &Ctx,
-) -> Result<(Action, KustomizationStatus), Error> {
-    let mut status = k.status.clone().unwrap_or_default();
-    let old_ready = status
-        .conditions
-        .as_deref()
+    ctx: &Context,
+    mut status: KustomizationStatus,
+    result: Result<Applied, StepError>,
+) -> Result<Outcome, Error> {
+    let old_ready = k
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
         .and_then(|c| conditions::get(c, types::READY))
         .cloned();
     let generation = k.metadata.generation;
-    let result = run(ctx, k, &mut status).await;
     let conds = status.conditions.get_or_insert_with(Vec::new);
     let action = match &result {
         Ok(applied) => {
@@ -124,7 +48,7 @@ pub async fn reconcile_and_report(
             } else {
                 conditions::remove(conds, types::HEALTHY);
             }
-            ctx.requeue.success(k, interval(k))
+            Outcome::after(ctx, k, None, Vec::new()).action
         }
         Err(f) => {
             conditions::mark_failed(conds, f.reason, f.message.clone(), generation);
@@ -141,13 +65,11 @@ pub async fn reconcile_and_report(
                     generation,
                 );
             }
-            match f.retry_after {
-                Some(d) => Action::requeue(d),
-                None if f.stalled => Action::await_change(),
-                None => match &k.spec.retry_interval {
-                    Some(r) => Action::requeue(parse_duration(Some(r), interval(k))),
-                    None => ctx.requeue.failure(k),
-                },
+            match &k.spec.retry_interval {
+                Some(r) if f.retry_after.is_none() && !f.stalled => {
+                    Action::requeue(parse_or(Some(r), interval(k)))
+                }
+                _ => Outcome::after(ctx, k, Some(f), Vec::new()).action,
             }
         }
     };
@@ -171,12 +93,13 @@ pub async fn reconcile_and_report(
                 reason: "Progressing".into(),
                 note: applied.changes.to_string(),
             };
-            ctx.events.publish(k, &notice).await.is_ok()
+            ctx.runtime.events.publish(k, &notice).await.is_ok()
         }
         _ => false,
     };
     if !published {
         let _ = ctx
+            .runtime
             .events
             .publish_ready_change(k, old_ready.as_ref(), new_ready.as_ref())
             .await;
@@ -196,5 +119,8 @@ pub async fn reconcile_and_report(
             reason = f.reason, message = %f.message, "reconcile failed"
         ),
     }
-    Ok((action, status))
+    Ok(Outcome {
+        action,
+        conditions: status.conditions.unwrap_or_default(),
+    })
 }

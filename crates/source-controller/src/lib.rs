@@ -7,12 +7,13 @@
 //!        │                                                           ▼
 //!        └──── status.artifact {url, revision, digest} ◄── storage (pack, retention, GC)
 //!                                         │
-//!  kustomize-/helm-controller ──HTTP GET──┴──► server (files under --storage-path only)
+//!  kustomize-controller ──HTTP GET──┴──► server (files under --storage-path only)
 //! ```
 
 /// The git layer lives in its own crate (kustomize remote bases and image automation use it
 /// too); the alias keeps `crate::git::…` paths stable.
 pub use driftless_git as git;
+pub mod features;
 pub mod reconcile;
 pub mod server;
 pub mod sourceignore;

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use clap::Parser;
 use driftless_core::flags::{self, Args, ControllerDefaults, StorageArgs};
 use driftless_core::metrics::Metrics;
-use driftless_core::requeue::Requeue;
 use driftless_source_controller::git::Limits;
-use driftless_source_controller::reconcile::{self, Context};
+use driftless_source_controller::reconcile::{self, Context, State};
 use driftless_source_controller::server;
 use driftless_source_controller::storage::{Retention, Storage};
 
@@ -50,12 +49,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     } else {
         cli.storage.storage_path.clone().into()
     };
+    // Refused gates stop the controller before it connects to anything.
+    cli.args
+        .feature_gates
+        .resolve(driftless_source_controller::features::GATES)?;
     let bind = flags::listen_addr(&cli.storage.storage_addr)?;
-    let advertised = if cli.storage.storage_adv_addr.is_empty() {
-        bind.clone().unwrap_or_else(|| "localhost:9090".to_owned())
-    } else {
-        cli.storage.storage_adv_addr.clone()
-    };
+    let advertised = flags::advertised_storage_addr(&cli.storage)?;
     let storage = Arc::new(Storage::new(
         storage_path,
         advertised,
@@ -83,15 +82,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                     rt.shutdown.wait_owned(),
                 ));
             }
-            let config = args.watcher_config();
-            let ctx = Arc::new(Context {
-                requeue: Requeue::from_args(&args),
-                runtime: rt,
-                storage,
-                limits,
-            });
-            reconcile::run(ctx, config, args.concurrent).await;
-            Ok::<(), std::io::Error>(())
+            let ctx = Arc::new(Context::new(rt, &args, State { storage, limits }));
+            reconcile::run(ctx, &args).await?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         },
     )
     .await?;

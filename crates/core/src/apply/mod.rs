@@ -1,7 +1,7 @@
 //! The apply engine: server-side apply of a set of arbitrary objects, as one unit.
 //!
 //! Written here by hand because no crate does it (it plays the part of Flux's `pkg/ssa`).
-//! kustomize-controller and helm-controller use it with their own field manager.
+//! kustomize-controller uses it with its own field manager.
 //!
 //! ```text
 //!  objects ──plan (GET + dry-run SSA of each)──▶ any error? ──yes──▶ Err, nothing written

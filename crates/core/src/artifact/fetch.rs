@@ -1,6 +1,6 @@
 //! Download of an artifact over HTTP with retries, digest verification and safe unpacking.
 //!
-//! A Kustomization (or HelmRelease) reads `status.artifact.url` and `.digest` from its source
+//! A Kustomization reads `status.artifact.url` and `.digest` from its source
 //! and calls [`fetch_and_unpack`]. The body is hashed while it streams to an anonymous
 //! temporary file; only when the digest matches is it unpacked, so a truncated, tampered or
 //! replaced artifact is never used.

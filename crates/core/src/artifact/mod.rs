@@ -4,7 +4,7 @@
 //! Controllers share sources only through artifacts served over HTTP:
 //!
 //! ```text
-//!  source-controller                         kustomize-controller / helm-controller
+//!  source-controller                         kustomize-controller
 //!  checkout ──pack_dir──> file.tar.gz ──HTTP──> fetch_and_unpack ──> dir ──> build, apply
 //!                   │                                  ▲
 //!                   └─ status.artifact {url, revision, digest: "sha256:…", size}

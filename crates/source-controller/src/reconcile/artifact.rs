@@ -21,7 +21,7 @@ pub(super) async fn run(
         return Ok(());
     };
     let failed = |reason: &'static str, message: String| {
-        StepError::new(types::STORAGE_OPERATION_FAILED, reason, message)
+        StepError::new(reason, message).on(types::STORAGE_OPERATION_FAILED)
     };
     let (ns, name) = object_key(obj);
     let storage = ctx.storage.clone();

@@ -23,7 +23,7 @@ fn unavailable(message: impl Into<String>) -> StepError {
 }
 
 fn unavailable_because(reason: &'static str, message: impl Into<String>) -> StepError {
-    StepError::new(types::INCLUDE_UNAVAILABLE, reason, message)
+    StepError::new(reason, message).on(types::INCLUDE_UNAVAILABLE)
 }
 
 /// A relative path with only normal components (no `..`, not absolute).

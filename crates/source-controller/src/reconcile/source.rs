@@ -20,7 +20,7 @@ use crate::git::{
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn fetch_failed(reason: &'static str, message: impl Into<String>) -> StepError {
-    StepError::new(types::FETCH_FAILED, reason, message)
+    StepError::new(reason, message).on(types::FETCH_FAILED)
 }
 
 /// Map a Git failure to Flux's condition reason.
@@ -34,7 +34,7 @@ fn git_step_error(err: GitError) -> StepError {
         | GitError::UntrustedHost { .. } => fetch_failed(reasons::AUTHENTICATION_FAILED, message),
         GitError::Unsupported(_) => fetch_failed(reasons::GIT_OPERATION_FAILED, message).stalled(),
         GitError::Verification { reason, .. } => {
-            let failure = StepError::new(types::SOURCE_VERIFIED, reason, message);
+            let failure = StepError::new(reason, message).on(types::SOURCE_VERIFIED);
             // Only a spec change can give a tag to verify.
             if reason == reasons::INVALID_VERIFICATION_MODE {
                 failure.stalled()
@@ -168,10 +168,10 @@ pub(super) async fn fetch(
     };
     let dir = tempfile::tempdir().map_err(|e| {
         StepError::new(
-            types::STORAGE_OPERATION_FAILED,
             reasons::DIR_CREATION_FAILED,
             format!("creating a temporary directory: {e}"),
         )
+        .on(types::STORAGE_OPERATION_FAILED)
     })?;
     let options = CheckoutOptions {
         recurse_submodules: obj.spec.recurse_submodules.unwrap_or(false),
@@ -190,11 +190,7 @@ pub(super) async fn fetch(
         let data = secret_data(ctx, &ns, &verify.secret_ref.name)
             .await
             .map_err(|e| {
-                StepError::new(
-                    types::SOURCE_VERIFIED,
-                    reasons::VERIFICATION_ERROR,
-                    e.message,
-                )
+                StepError::new(reasons::VERIFICATION_ERROR, e.message).on(types::SOURCE_VERIFIED)
             })?;
         let values: Vec<(String, Vec<u8>)> = data.into_iter().collect();
         let keys = TrustedKeys::parse(&values).map_err(git_step_error)?;

@@ -10,7 +10,8 @@ use kube::Api;
 
 use super::outdated::Outdated;
 use super::source::verify_mode;
-use super::{Context, Error, Progress, StepError};
+use super::{Context, Progress, StepError};
+use driftless_core::reconcile::{self, Error};
 
 /// The conditions while a new artifact is built, as Flux shows them: `ArtifactOutdated=True`
 /// when an artifact exists and the remote or an include moved on, `Reconciling=True` and
@@ -31,21 +32,7 @@ pub(super) fn progressing_conditions(
             generation,
         );
     }
-    let message = outdated.progress_message();
-    conditions::mark_reconciling(
-        &mut conds,
-        reasons::PROGRESSING,
-        message.clone(),
-        generation,
-    );
-    conditions::mark(
-        &mut conds,
-        types::READY,
-        Status::Unknown,
-        reasons::PROGRESSING,
-        message,
-        generation,
-    );
+    reconcile::mark_progressing(&mut conds, outdated.progress_message(), generation);
     conds
 }
 
@@ -68,9 +55,8 @@ pub(super) async fn progressing(
         conditions: Some(conds.clone()),
         ..old
     };
-    match driftless_core::status::apply_status(api, obj, &ctx.runtime.name, &status).await {
-        Ok(_) => progress.conditions = Some(conds),
-        Err(e) => tracing::warn!(error = %e, "recording progress failed"),
+    if reconcile::report_progress(api, obj, &ctx.runtime.name, &status).await {
+        progress.conditions = Some(conds);
     }
 }
 
@@ -151,19 +137,21 @@ pub(super) async fn write(
             status.source_verification_mode = verify_mode(obj).map(|(_, m)| m.to_owned());
         }
         Some(err) => {
-            let cond_status = if err.condition == types::SOURCE_VERIFIED {
-                Status::False
-            } else {
-                Status::True
-            };
-            conditions::mark(
-                &mut conds,
-                err.condition,
-                cond_status,
-                err.reason,
-                err.message.clone(),
-                generation,
-            );
+            if let Some(condition) = err.condition {
+                let cond_status = if condition == types::SOURCE_VERIFIED {
+                    Status::False
+                } else {
+                    Status::True
+                };
+                conditions::mark(
+                    &mut conds,
+                    condition,
+                    cond_status,
+                    err.reason,
+                    err.message.clone(),
+                    generation,
+                );
+            }
             if progress.artifact.is_none() {
                 conditions::remove(&mut conds, types::ARTIFACT_IN_STORAGE);
             }
