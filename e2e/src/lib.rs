@@ -26,6 +26,7 @@ mod namespace;
 pub mod sample;
 pub mod source;
 pub mod wait;
+pub mod workload;
 
 /// The pinned `helm` CLI (built into the cache with Go on first use), for interop tests.
 pub use cache::{HELM_VERSION, helm_binary};
