@@ -34,9 +34,10 @@
 //! | node monitor grace period | 200 s (4 renewals) | kube-controller-manager |
 //! | node monitor period | 25 s | kube-controller-manager |
 //!
-//! Without the lease the only heartbeat is kwok's node status stage, every 10 to 20 minutes: the
-//! controller marked every node NotReady within a minute and every Pod on it NotReady, and
-//! kwok's pod stages never make a Running Pod Ready again, so Deployments lost availability.
+//! Without a lease the only heartbeat would be kwok's node status stage, every 10 to 20 minutes,
+//! far beyond any grace period: the controller would mark the nodes NotReady and every Pod on
+//! them NotReady, and kwok's pod stages never make a Running Pod Ready again, so Deployments
+//! would lose availability for good.
 //!
 //! ## What it holds
 //!
@@ -49,7 +50,7 @@
 //! | Pods | [`PODS_PER_NODE`] per node, 2 nodes; pod IPs from [`POD_CIDR`] (65,534) | kwok hands out pod IPs from one pool for every node |
 //! | node CPU, memory | 32 cores, 256 GiB per node | pods without requests always fit |
 //! | kube-controller-manager, kube-scheduler client rate | [`CONTROLLER_API_QPS`] QPS, twice that burst | the defaults (20 and 50 QPS) would take minutes to roll out 5,000 Deployments or Services |
-//! | kube-apiserver | its defaults: 400 reads and 200 writes in flight, API Priority and Fairness | ample on 2 cores: the CPU is the limit |
+//! | kube-apiserver | its defaults: 600 requests in flight (400 + 200 mutating) shared out by API Priority and Fairness | ample on 2 cores: the CPU is the limit |
 //! | etcd | its defaults: 2 GiB backend quota, 1.5 MiB per request, compaction every 5 minutes | 5,000 small objects take tens of MiB |
 
 mod certs;
@@ -100,12 +101,14 @@ pub const PODS_PER_NODE: u32 = 5_000;
 /// kube-controller-manager's and kube-scheduler's client rate (burst twice this).
 pub const CONTROLLER_API_QPS: u32 = 200;
 /// kwok renews each node's Lease every quarter of this (kwokctl's default).
-const NODE_LEASE_DURATION_SECONDS: u32 = 200;
-/// How long kube-controller-manager waits for a renewal before it marks a node NotReady; it
-/// must exceed the renewal interval several times over (kwokctl's default).
-const NODE_MONITOR_GRACE_PERIOD: &str = "200s";
+const NODE_LEASE_DURATION_SECONDS: u64 = 200;
+/// How long kube-controller-manager waits for a renewal before it marks a node NotReady
+/// (kwokctl's default).
+const NODE_MONITOR_GRACE_PERIOD_SECONDS: u64 = 200;
 /// How often kube-controller-manager checks node health (kwokctl's default).
-const NODE_MONITOR_PERIOD: &str = "25s";
+const NODE_MONITOR_PERIOD_SECONDS: u64 = 25;
+// A node survives missed renewals only if the grace period spans several of them.
+const _: () = assert!(NODE_MONITOR_GRACE_PERIOD_SECONDS >= 3 * (NODE_LEASE_DURATION_SECONDS / 4));
 
 /// The Service range as a CIDR string, for the flags.
 fn service_cidr() -> String {
@@ -512,8 +515,8 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
             format!("--root-ca-file={}", pki.ca_cert.display()),
             "--use-service-account-credentials=false".into(),
             format!("--service-cluster-ip-range={}", service_cidr()),
-            format!("--node-monitor-grace-period={NODE_MONITOR_GRACE_PERIOD}"),
-            format!("--node-monitor-period={NODE_MONITOR_PERIOD}"),
+            format!("--node-monitor-grace-period={NODE_MONITOR_GRACE_PERIOD_SECONDS}s"),
+            format!("--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s"),
             // Faster reaction for tests; defaults are tuned for large clusters.
             "--concurrent-deployment-syncs=5".into(),
             "--concurrent-gc-syncs=10".into(),

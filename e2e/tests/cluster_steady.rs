@@ -17,7 +17,7 @@ use driftless_e2e::{TestEnv, wait};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Node, Pod, PodCondition, Service};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 
@@ -28,41 +28,17 @@ const OBSERVE: Duration = Duration::from_secs(600);
 const SAMPLE_EVERY: Duration = Duration::from_secs(15);
 const TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The Ready condition of a node or pod: `(status, lastTransitionTime)`.
-fn ready_of_node(node: &Node) -> Option<(String, String)> {
-    let condition = node
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
+/// The Ready condition of a node or pod: `(status, lastTransitionTime)`. Read through JSON
+/// because the two kinds have different condition types of the same shape.
+fn ready_of(obj: &impl serde::Serialize) -> Option<(String, String)> {
+    let obj = serde_json::to_value(obj).ok()?;
+    let condition = obj
+        .pointer("/status/conditions")?
+        .as_array()?
         .iter()
-        .find(|c| c.type_ == "Ready")?;
-    Some((
-        condition.status.clone(),
-        condition
-            .last_transition_time
-            .as_ref()
-            .map(|t| t.0.to_string())
-            .unwrap_or_default(),
-    ))
-}
-
-fn ready_of_pod(pod: &Pod) -> Option<(String, String)> {
-    let condition: &PodCondition = pod
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready")?;
-    Some((
-        condition.status.clone(),
-        condition
-            .last_transition_time
-            .as_ref()
-            .map(|t| t.0.to_string())
-            .unwrap_or_default(),
-    ))
+        .find(|c| c["type"] == "Ready")?;
+    let text = |field: &str| condition[field].as_str().unwrap_or_default().to_owned();
+    Some((text("status"), text("lastTransitionTime")))
 }
 
 /// One sample of everything that must not change while the Deployment is watched.
@@ -132,7 +108,7 @@ impl Watched {
             .await?
             .items
             .iter()
-            .map(|p| (p.metadata.name.clone().unwrap_or_default(), ready_of_pod(p)))
+            .map(|p| (p.metadata.name.clone().unwrap_or_default(), ready_of(p)))
             .collect();
         let nodes = self
             .nodes
@@ -140,12 +116,7 @@ impl Watched {
             .await?
             .items
             .iter()
-            .map(|n| {
-                (
-                    n.metadata.name.clone().unwrap_or_default(),
-                    ready_of_node(n),
-                )
-            })
+            .map(|n| (n.metadata.name.clone().unwrap_or_default(), ready_of(n)))
             .collect();
         // The node lifecycle controller records one in `default` each time a node goes NotReady:
         // it catches a flap that falls between two samples.
