@@ -20,6 +20,38 @@
 //!
 //! kwok plays the kubelet: it marks its Nodes Ready and the Pods the scheduler binds to them
 //! Running, so Deployments become Available without containers.
+//!
+//! ## Steady for as long as it runs
+//!
+//! kwok holds a Lease per node in `kube-node-lease`, as a kubelet does, and the node lifecycle
+//! controller of kube-controller-manager judges node health by it. The figures are kwokctl's
+//! defaults (its base values times its heartbeat factor 5), so a node stays Ready even when
+//! kwok is starved of CPU for minutes on a busy machine:
+//!
+//! | setting | value | where |
+//! |---|---|---|
+//! | node lease duration | 200 s, renewed every 50 s | kwok `--node-lease-duration-seconds` |
+//! | node monitor grace period | 200 s (4 renewals) | kube-controller-manager |
+//! | node monitor period | 25 s | kube-controller-manager |
+//!
+//! Without a lease the only heartbeat would be kwok's node status stage, every 10 to 20 minutes,
+//! far beyond any grace period: the controller would mark the nodes NotReady and every Pod on
+//! them NotReady, and kwok's pod stages never make a Running Pod Ready again, so Deployments
+//! would lose availability for good.
+//!
+//! ## What it holds
+//!
+//! Sized for a load test of 5,000 objects of a kind (Flux's benchmark shape, a Service and an
+//! Ingress per Kustomization, and more):
+//!
+//! | limit | value | why |
+//! |---|---|---|
+//! | Service ClusterIPs | 65,534 ([`SERVICE_NETWORK`]/[`SERVICE_PREFIX_LEN`], as kind) | the first, `.0.1`, is the `kubernetes` Service and is in the serving certificate |
+//! | Pods | [`PODS_PER_NODE`] per node, 2 nodes; pod IPs from [`POD_CIDR`] (65,534) | kwok hands out pod IPs from one pool for every node |
+//! | node CPU, memory | 32 cores, 256 GiB per node | pods without requests always fit |
+//! | kube-controller-manager, kube-scheduler client rate | [`CONTROLLER_API_QPS`] QPS, twice that burst | the defaults (20 and 50 QPS) would take minutes to roll out 5,000 Deployments or Services |
+//! | kube-apiserver | its defaults: 600 requests in flight (400 + 200 mutating) shared out by API Priority and Fairness | ample on 2 cores: the CPU is the limit |
+//! | etcd | its defaults: 2 GiB backend quota, 1.5 MiB per request, compaction every 5 minutes | 5,000 small objects take tens of MiB |
 
 mod certs;
 mod process;
@@ -57,6 +89,36 @@ pub const BINARIES: [&str; 5] = [
 
 /// Names of the kwok nodes `up` creates.
 pub const NODE_NAMES: [&str; 2] = ["kwok-node-0", "kwok-node-1"];
+
+/// The network of the Service ClusterIP range (kind's): 65,534 Services.
+pub const SERVICE_NETWORK: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 96, 0, 0);
+/// The prefix length of the Service range.
+pub const SERVICE_PREFIX_LEN: u8 = 16;
+/// The pod IP range kwok allocates from (one pool shared by both nodes).
+pub const POD_CIDR: &str = "10.244.0.0/16";
+/// The `pods` capacity of each kwok node: 10,000 pods in the cluster, within [`POD_CIDR`].
+pub const PODS_PER_NODE: u32 = 5_000;
+/// kube-controller-manager's and kube-scheduler's client rate (burst twice this).
+pub const CONTROLLER_API_QPS: u32 = 200;
+/// kwok renews each node's Lease every quarter of this (kwokctl's default).
+const NODE_LEASE_DURATION_SECONDS: u64 = 200;
+/// How long kube-controller-manager waits for a renewal before it marks a node NotReady
+/// (kwokctl's default).
+const NODE_MONITOR_GRACE_PERIOD_SECONDS: u64 = 200;
+/// How often kube-controller-manager checks node health (kwokctl's default).
+const NODE_MONITOR_PERIOD_SECONDS: u64 = 25;
+// A node survives missed renewals only if the grace period spans several of them.
+const _: () = assert!(NODE_MONITOR_GRACE_PERIOD_SECONDS >= 3 * (NODE_LEASE_DURATION_SECONDS / 4));
+
+/// The Service range as a CIDR string, for the flags.
+fn service_cidr() -> String {
+    format!("{SERVICE_NETWORK}/{SERVICE_PREFIX_LEN}")
+}
+
+/// The first address of the Service range: the API server gives it to the `kubernetes`
+/// Service, so clients in pods reach the API server by it and its certificate must name it.
+const KUBERNETES_SERVICE_IP: std::net::Ipv4Addr =
+    std::net::Ipv4Addr::from_bits(SERVICE_NETWORK.to_bits() + 1);
 
 /// The kubeconfig context `up` writes; the harness only trusts a `$KUBECONFIG` with this context,
 /// so tests never run against a cluster that is not a throwaway one.
@@ -401,7 +463,7 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
     std::fs::create_dir_all(layout.logs_dir())
         .with_context(|| format!("creating {}", layout.logs_dir().display()))?;
 
-    let pki = certs::write(&layout.state_dir.join("pki"))?;
+    let pki = certs::write(&layout.state_dir.join("pki"), KUBERNETES_SERVICE_IP)?;
     let apiserver_port = process::free_port()?;
     let server = format!("https://127.0.0.1:{apiserver_port}");
     let kubeconfig = layout.kubeconfig();
@@ -452,6 +514,9 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
             ),
             format!("--root-ca-file={}", pki.ca_cert.display()),
             "--use-service-account-credentials=false".into(),
+            format!("--service-cluster-ip-range={}", service_cidr()),
+            format!("--node-monitor-grace-period={NODE_MONITOR_GRACE_PERIOD_SECONDS}s"),
+            format!("--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s"),
             // Faster reaction for tests; defaults are tuned for large clusters.
             "--concurrent-deployment-syncs=5".into(),
             "--concurrent-gc-syncs=10".into(),
@@ -464,8 +529,9 @@ async fn up_locked(layout: &Layout) -> anyhow::Result<Running> {
                 format!("--kubeconfig={kc}"),
                 format!("--config={}", layout.kwok_stages().display()),
                 "--manage-all-nodes=true".into(),
-                "--cidr=10.244.0.0/16".into(),
+                format!("--cidr={POD_CIDR}"),
                 "--node-ip=127.0.0.1".into(),
+                format!("--node-lease-duration-seconds={NODE_LEASE_DURATION_SECONDS}"),
             ],
         )?;
 
@@ -509,6 +575,8 @@ fn controller_args(kubeconfig: &str) -> anyhow::Result<Vec<String>> {
         "--leader-elect=false".into(),
         "--bind-address=127.0.0.1".into(),
         format!("--secure-port={}", process::free_port()?),
+        format!("--kube-api-qps={CONTROLLER_API_QPS}"),
+        format!("--kube-api-burst={}", 2 * CONTROLLER_API_QPS),
     ])
 }
 
@@ -527,7 +595,7 @@ fn apiserver_args(port: u16, etcd_url: &str, pki: &certs::Pki) -> Vec<String> {
             "--service-account-signing-key-file={}",
             pki.sa_key.display()
         ),
-        format!("--service-cluster-ip-range={}", certs::SERVICE_CIDR),
+        format!("--service-cluster-ip-range={}", service_cidr()),
         "--authorization-mode=RBAC".into(),
         "--allow-privileged=true".into(),
         // No kubelets: nothing reconciles the `kubernetes` Service's endpoints to a real node IP.
@@ -699,8 +767,8 @@ async fn create_nodes(client: &kube::Client) -> anyhow::Result<()> {
                 "annotations": { "kwok.x-k8s.io/node": "fake" },
             },
             "status": {
-                "allocatable": { "cpu": "32", "memory": "256Gi", "pods": "110" },
-                "capacity": { "cpu": "32", "memory": "256Gi", "pods": "110" },
+                "allocatable": { "cpu": "32", "memory": "256Gi", "pods": PODS_PER_NODE.to_string() },
+                "capacity": { "cpu": "32", "memory": "256Gi", "pods": PODS_PER_NODE.to_string() },
             },
         }))
         .context("building a Node")?;

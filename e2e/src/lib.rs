@@ -33,6 +33,7 @@ pub mod sample;
 pub mod source;
 pub mod tcp_fault;
 pub mod wait;
+pub mod workload;
 
 /// The pinned `helm` CLI (built into the cache with Go on first use), for interop tests.
 pub use cache::{HELM_VERSION, helm_binary};

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use driftless_e2e::workload::{deployment, is_available};
 use driftless_e2e::{TestEnv, wait};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
@@ -11,32 +12,6 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn deployment(name: &str, replicas: i32) -> anyhow::Result<Deployment> {
-    Ok(serde_json::from_value(serde_json::json!({
-        "metadata": { "name": name },
-        "spec": {
-            "replicas": replicas,
-            "selector": { "matchLabels": { "app": name } },
-            "template": {
-                "metadata": { "labels": { "app": name } },
-                "spec": { "containers": [{ "name": "web", "image": "example.com/web:1.0" }] },
-            },
-        },
-    }))?)
-}
-
-fn available(d: &Deployment, replicas: i32) -> bool {
-    let Some(status) = &d.status else {
-        return false;
-    };
-    status.available_replicas == Some(replicas)
-        && status.conditions.as_ref().is_some_and(|c| {
-            c.iter().any(|c| {
-                c.type_.as_deref() == Some("Available") && c.status.as_deref() == Some("True")
-            })
-        })
-}
 
 #[tokio::test]
 async fn a_deployment_becomes_available_and_its_replicasets_and_pods_are_collected()
@@ -55,7 +30,7 @@ async fn a_deployment_becomes_available_and_its_replicasets_and_pods_are_collect
         "web",
         TIMEOUT,
         "be Available with 2 replicas",
-        |d| available(d, 2),
+        |d| is_available(d, 2),
     )
     .await?;
 
@@ -116,7 +91,7 @@ async fn deleting_a_namespace_with_objects_completes() -> anyhow::Result<()> {
         .create(&PostParams::default(), &deployment("app", 1)?)
         .await?;
     wait::wait_for(&deployments, "app", TIMEOUT, "be Available", |d| {
-        available(d, 1)
+        is_available(d, 1)
     })
     .await?;
 

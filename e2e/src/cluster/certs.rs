@@ -2,6 +2,7 @@
 //! certificate, the admin client certificate (group `system:masters`) and the service-account
 //! signing key pair. ECDSA P-256 keys in PKCS#8 PEM, which the Go components and kube-rs read.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -9,11 +10,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
 };
-
-/// The Service IP range; its first address is the `kubernetes` Service, so the serving
-/// certificate names it.
-pub(super) const SERVICE_CIDR: &str = "10.96.0.0/24";
-const KUBERNETES_SERVICE_IP: [u8; 4] = [10, 96, 0, 1];
 
 /// Paths of the files `write` created.
 #[derive(Debug, Clone)]
@@ -27,8 +23,9 @@ pub(super) struct Pki {
     pub sa_pub: PathBuf,
 }
 
-/// Generates the PKI into `dir` (created; private keys mode 0600).
-pub(super) fn write(dir: &Path) -> anyhow::Result<Pki> {
+/// Generates the PKI into `dir` (created; private keys mode 0600). The serving certificate
+/// names loopback and `kubernetes_service_ip`, the address of the `kubernetes` Service.
+pub(super) fn write(dir: &Path, kubernetes_service_ip: Ipv4Addr) -> anyhow::Result<Pki> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let pki = Pki {
         ca_cert: dir.join("ca.crt"),
@@ -63,7 +60,7 @@ pub(super) fn write(dir: &Path) -> anyhow::Result<Pki> {
     ])?;
     serving.subject_alt_names.extend([
         SanType::IpAddress([127, 0, 0, 1].into()),
-        SanType::IpAddress(KUBERNETES_SERVICE_IP.into()),
+        SanType::IpAddress(kubernetes_service_ip.into()),
     ]);
     serving
         .distinguished_name
@@ -121,7 +118,7 @@ mod tests {
     #[test]
     fn writes_every_file_as_pem() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let pki = write(dir.path()).expect("pki");
+        let pki = write(dir.path(), Ipv4Addr::new(10, 96, 0, 1)).expect("pki");
         for (path, label) in [
             (&pki.ca_cert, "CERTIFICATE"),
             (&pki.serving_cert, "CERTIFICATE"),
