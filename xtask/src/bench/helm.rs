@@ -96,7 +96,9 @@ pub fn run() -> anyhow::Result<()> {
         let dir_name = case.dir.file_name().unwrap_or_default().to_string_lossy();
         if REAL_SHAPED.contains(&dir_name.as_ref()) {
             real_shaped.push((
-                format!("{dir_name} {}", case.args.join(" ")),
+                format!("{dir_name} {}", case.args.join(" "))
+                    .trim_end()
+                    .to_string(),
                 a.wall,
                 b.wall,
                 a.cpu,
