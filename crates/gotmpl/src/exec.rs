@@ -496,15 +496,20 @@ impl<'t> State<'t> {
                         }
                     }
                 }
-                Rv::Val(Value::Int(n) | Value::Int64(n)) => {
+                Rv::Val(v @ (Value::Int(n) | Value::Int64(n))) => {
                     if ndecl > 1 {
                         return Err(self.error(format!(
                             "can't use {n} to iterate over more than one variable"
                         )));
                     }
+                    // The elements have the integer's type.
+                    let elem = |i| match v {
+                        Value::Int64(_) => Value::Int64(i),
+                        _ => Value::Int(i),
+                    };
                     for i in 0..*n {
                         ran = true;
-                        if let Flow::Break = one(self, Value::Int(i), Value::Int(i))? {
+                        if let Flow::Break = one(self, elem(i), elem(i))? {
                             break;
                         }
                     }

@@ -203,50 +203,32 @@ pub trait Object: fmt::Debug + Send + Sync {
     }
 }
 
-/// Go's `[]string` (`splitList`, `keys`, `sortAlpha`, …): a list to `range`, `index` and
-/// Sprig's list functions, but `typeOf` says `[]string` and a `[]interface {}` parameter
-/// refuses it, as in Go.
+/// A Go slice or map of a named element type: `[]string` (`splitList`, `keys`, `sortAlpha`,
+/// …) and `map[string]string` (`split`, `splitn`). `range`, `index`, `len`, field access and
+/// Sprig's list functions see the collection; `typeOf` says the Go type, and a
+/// `[]interface {}`/`map[string]interface {}` parameter refuses it, as in Go.
 #[derive(Debug)]
-struct StringList(Value);
-
-impl Object for StringList {
-    fn type_name(&self) -> &str {
-        "[]string"
-    }
-    fn kind_name(&self) -> &'static str {
-        "slice"
-    }
-    fn field(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn to_value(&self) -> Value {
-        self.0.clone()
-    }
-    fn collection(&self) -> Option<Value> {
-        Some(self.0.clone())
-    }
+struct TypedCollection {
+    type_name: &'static str,
+    kind: &'static str,
+    items: Value,
 }
 
-/// Go's `map[string]string` (`split`, `splitn`): keys reachable as fields, but a
-/// `map[string]interface {}` parameter (`keys`, `set`, `merge`) refuses it, as in Go.
-#[derive(Debug)]
-struct StringMap(Value);
-
-impl Object for StringMap {
+impl Object for TypedCollection {
     fn type_name(&self) -> &str {
-        "map[string]string"
+        self.type_name
     }
     fn kind_name(&self) -> &'static str {
-        "map"
+        self.kind
     }
     fn field(&self, _: &str) -> Option<Value> {
         None
     }
     fn to_value(&self) -> Value {
-        self.0.clone()
+        self.items.clone()
     }
     fn collection(&self) -> Option<Value> {
-        Some(self.0.clone())
+        Some(self.items.clone())
     }
 }
 
@@ -304,8 +286,11 @@ impl Value {
 
     /// A Go `[]string`.
     pub fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
-        let l = Value::list(items.into_iter().map(Value::str).collect());
-        Value::Object(Arc::new(StringList(l)))
+        Value::Object(Arc::new(TypedCollection {
+            type_name: "[]string",
+            kind: "slice",
+            items: Value::list(items.into_iter().map(Value::str).collect()),
+        }))
     }
 
     /// A Go `map[string]string`.
@@ -316,7 +301,11 @@ impl Value {
             .into_iter()
             .map(|(k, v)| (k.into(), Value::str(v)))
             .collect();
-        Value::Object(Arc::new(StringMap(Value::map(m))))
+        Value::Object(Arc::new(TypedCollection {
+            type_name: "map[string]string",
+            kind: "map",
+            items: Value::map(m),
+        }))
     }
 
     /// A string value.

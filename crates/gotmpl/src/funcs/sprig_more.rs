@@ -50,7 +50,19 @@ impl GoTime {
         }
         let tz: chrono_tz::Tz = name.parse().ok()?;
         let t = self.t.with_timezone(&tz);
-        let zone = t.offset().abbreviation().unwrap_or("").to_string();
+        let off = t.offset().fix().local_minus_utc();
+        // Zones without a letter abbreviation are named by their offset in the tz database
+        // (`-03`, `+0530`); chrono-tz gives none for them.
+        let zone = match t.offset().abbreviation() {
+            Some(a) if !a.is_empty() => a.to_string(),
+            _ => {
+                let (sign, a) = (if off < 0 { '-' } else { '+' }, off.abs());
+                match (a / 3600, (a % 3600) / 60) {
+                    (h, 0) => format!("{sign}{h:02}"),
+                    (h, m) => format!("{sign}{h:02}{m:02}"),
+                }
+            }
+        };
         Some(GoTime {
             t: t.with_timezone(&t.offset().fix()),
             zone: Arc::from(zone),
