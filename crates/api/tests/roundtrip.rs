@@ -6,7 +6,9 @@ use driftless_api::{
     helm::{ChartSourceKind, HelmRelease, ServerSideApplyMode},
     image::{ImagePolicy, ReflectionPolicy},
     kustomize::{Kustomization, KustomizationSourceKind},
-    notification::{FluxKind, Provider, ProviderType, Receiver, ReceiverType},
+    notification::{
+        Alert, EventSeverity, FluxKind, Provider, ProviderType, Receiver, ReceiverType, v1beta3,
+    },
     source::{GitRepository, GitRepositoryStatus, GitVerificationMode},
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -337,6 +339,58 @@ status:
 "#;
 
 const PROVIDER: &str = r#"
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Provider
+metadata:
+  name: mastodon
+  namespace: flux-system
+spec:
+  type: mastodon
+  address: https://mastodon.social
+  secretRef:
+    name: mastodon-token
+"#;
+
+const ALERT: &str = r#"
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Alert
+metadata:
+  name: on-call
+  namespace: flux-system
+spec:
+  providerRef:
+    name: mastodon
+  eventSeverity: error
+  eventSources:
+    - kind: GitRepository
+      name: "*"
+    - kind: Kustomization
+      name: apps
+      namespace: flux-system
+  eventMetadata:
+    cluster: staging
+  exclusionList:
+    - ".*no changes.*"
+"#;
+
+/// A Flux v2.9 manifest: still served through the deprecated v1beta3.
+const ALERT_V1BETA3: &str = r#"
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: on-call
+  namespace: flux-system
+spec:
+  summary: Cluster addons impacted in us-east-2
+  providerRef:
+    name: slack
+  eventSeverity: info
+  eventSources:
+    - kind: HelmRelease
+      name: "*"
+"#;
+
+const PROVIDER_V1BETA3: &str = r#"
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Provider
 metadata:
@@ -344,6 +398,8 @@ metadata:
 spec:
   type: slack
   channel: general
+  interval: 5m
+  proxy: https://proxy.example.com:8080
   secretRef:
     name: slack-url
 "#;
@@ -354,7 +410,22 @@ fn notification_kinds_round_trip() {
     assert_eq!(receiver.spec.type_, ReceiverType::Github);
     assert_eq!(receiver.spec.resources[1].kind, FluxKind::OciRepository);
     let provider: Provider = roundtrip(PROVIDER);
+    assert_eq!(provider.spec.type_, ProviderType::Mastodon);
+    let alert: Alert = roundtrip(ALERT);
+    assert_eq!(alert.spec.event_severity, Some(EventSeverity::Error));
+    assert_eq!(alert.spec.event_sources[1].kind, FluxKind::Kustomization);
+}
+
+#[test]
+fn deprecated_v1beta3_notification_kinds_round_trip() {
+    let alert: v1beta3::Alert = roundtrip(ALERT_V1BETA3);
+    assert_eq!(
+        alert.spec.summary.as_deref(),
+        Some("Cluster addons impacted in us-east-2")
+    );
+    let provider: v1beta3::Provider = roundtrip(PROVIDER_V1BETA3);
     assert_eq!(provider.spec.type_, ProviderType::Slack);
+    assert_eq!(provider.spec.interval.as_deref(), Some("5m"));
 }
 
 #[test]
