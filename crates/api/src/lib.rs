@@ -23,6 +23,7 @@
 //! and `metadata` properties.
 
 pub mod common;
+pub mod extensions;
 pub mod helm;
 pub mod image;
 pub mod kustomize;
@@ -41,6 +42,7 @@ pub fn crds() -> Result<Vec<CustomResourceDefinition>, CrdError> {
         source::HelmChart::crd(),
         source::Bucket::crd(),
         source::ExternalArtifact::crd(),
+        extensions::ArtifactGenerator::crd(),
         kustomize::Kustomization::crd(),
         helm::HelmRelease::crd(),
         image::ImageRepository::crd(),
