@@ -1,6 +1,9 @@
-//! The Flux v2 API types served by Driftless: one module per API group, one file per kind,
-//! and [`common`] for what several kinds share (artifact, references, inventory, conditions).
-//! No I/O: the controllers, the CLI and `cargo xtask crds` build on these types.
+//! The Flux v2 API types served by Driftless, as Flux v2.10 publishes them (source- and
+//! kustomize-controller v1.10, helm-controller v1.7, notification-controller v1.10,
+//! image-reflector and image-automation-controller v1.3, source-watcher v2.3): one module per
+//! API group, one file per kind, and [`common`] for what several kinds share (artifact,
+//! references, inventory, conditions). No I/O: the controllers, the CLI and `cargo xtask crds`
+//! build on these types.
 //!
 //! How the kinds relate (arrows: "is read by"):
 //!
@@ -10,17 +13,21 @@
 //!  OCIRepository ─┼─ status.artifact ─────────────> Kustomization  (spec.sourceRef)
 //!  Bucket ────────┤                                 (helm.toolkit.fluxcd.io/v2)
 //!  ExternalArtifact ┘            ┌────────────────> HelmRelease    (spec.chartRef)
-//!  HelmRepository ─> HelmChart ──┘  HelmRelease.spec.chart creates a HelmChart
+//!  HelmRepository ─> HelmChart ──┘  HelmRelease.spec.chart creates a HelmChart or an
+//!                                    OCIRepository (chart.kind)
+//!  source.extensions.fluxcd.io/v1beta1: sources ─> ArtifactGenerator ─> ExternalArtifacts
 //!
 //!  image.toolkit.fluxcd.io/v1: ImageRepository ─> ImagePolicy ─> ImageUpdateAutomation ─> Git
-//!  notification.toolkit.fluxcd.io: events ─> Alert ─> Provider;  webhook ─> Receiver
+//!  notification.toolkit.fluxcd.io/v1 (v1beta3 served, deprecated): events ─> Alert ─> Provider;
+//!  webhook ─> Receiver
 //! ```
 //!
 //! The CRDs in `config/crd/bases` are generated from these types ([`crd_files`], written by
 //! `cargo xtask crds`); tests keep the files in sync and compare them with Flux's CRDs.
 //! Schemas come from the derives (`#[kube(...)]`, `#[schemars(...)]`, `#[x_kube(validation)]`
 //! for CEL rules); the only post-processing is [`crds`] declaring the root `apiVersion`, `kind`
-//! and `metadata` properties.
+//! and `metadata` properties and merging the versions of a kind served from several types
+//! (notification v1 and v1beta3) into one CRD.
 
 pub mod common;
 pub mod extensions;
