@@ -149,6 +149,10 @@ pub(super) async fn write(
                     .collect()
             });
             status.source_verification_mode = verify_mode(obj).map(|(_, m)| m.to_owned());
+            status.source_verification_fingerprint = progress
+                .verification
+                .as_ref()
+                .map(|v| v.fingerprint.clone());
         }
         Some(err) => {
             let cond_status = if err.condition == types::SOURCE_VERIFIED {
