@@ -15,7 +15,7 @@ use crate::{
         OidcIdentityMatch, ResourceInventory, TIMEOUT_PATTERN, ValuesKind, VerificationProvider,
         conditions_schema, preserve_unknown_fields,
     },
-    source::{OCILayerSelector, OCIRepositoryRef, ReconcileStrategy},
+    source::{OCILayerSelector, OCIRepositoryRef, OCIRepositoryVerification, ReconcileStrategy},
 };
 
 /// Desired state of a HelmRelease.
@@ -264,7 +264,7 @@ pub struct HelmChartTemplateSpec {
     pub ignore_missing_values_files: Option<bool>,
     /// Signature verification of OCI charts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<HelmChartTemplateVerification>,
+    pub verify: Option<OCIRepositoryVerification>,
     /// Repository address, `oci://<host>/<path>` (OCIRepository).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("pattern" = r"^oci://.*$"))]
@@ -317,28 +317,6 @@ impl HelmChartTemplateSpec {
     pub fn reconcile_strategy(&self) -> ReconcileStrategy {
         self.reconcile_strategy.unwrap_or_default()
     }
-}
-
-/// Signature verification of a chart pulled from an OCI registry.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HelmChartTemplateVerification {
-    /// Verification tool.
-    #[schemars(extend("default" = "cosign"))]
-    pub provider: VerificationProvider,
-    /// Secret with the trusted public keys; keyless verification when unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<LocalObjectReference>,
-    /// Identities accepted in keyless verification; any identity when empty.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        rename = "matchOIDCIdentity"
-    )]
-    pub match_oidc_identity: Option<Vec<OidcIdentityMatch>>,
-    /// Secret with a custom Sigstore trusted root for keyless verification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trusted_root_secret_ref: Option<LocalObjectReference>,
 }
 
 /// Drift detection settings.
