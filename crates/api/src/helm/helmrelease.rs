@@ -12,8 +12,7 @@ use crate::{
     common::{
         CloudProvider, CommonMetadata, DURATION_PATTERN, DependencyReference, HealthCheckExpr,
         IgnoreRule, KubeConfigReference, KustomizeImage, KustomizePatch, LocalObjectReference,
-        OidcIdentityMatch, ResourceInventory, TIMEOUT_PATTERN, ValuesKind, VerificationProvider,
-        conditions_schema, preserve_unknown_fields,
+        ResourceInventory, TIMEOUT_PATTERN, ValuesKind, conditions_schema, preserve_unknown_fields,
     },
     source::{OCILayerSelector, OCIRepositoryRef, OCIRepositoryVerification, ReconcileStrategy},
 };
