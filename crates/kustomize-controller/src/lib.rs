@@ -78,6 +78,8 @@ pub struct Ctx {
     /// Flux's `gotk_*` metrics, recorded after every reconcile.
     pub metrics: Metrics,
     pub features: FeatureGates,
+    /// Managers of `--override-manager-before-dry-run`, taken over before the dry-run.
+    pub take_over_before_dry_run: Vec<driftless_core::apply::FieldManager>,
 }
 
 /// Errors the runtime retries: only failures to talk to the API server about the
@@ -116,6 +118,7 @@ impl Ctx {
             events: rt.events.clone(),
             metrics: rt.metrics.clone(),
             features,
+            take_over_before_dry_run: Vec::new(),
         })
     }
 }

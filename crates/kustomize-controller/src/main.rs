@@ -1,7 +1,7 @@
 //! `kustomize-controller`: Flux's kustomize-controller flags, the shared runtime, the reconciler.
 
 use clap::Parser;
-use driftless_core::{flags, metrics::Metrics, runtime, telemetry};
+use driftless_core::{apply::FieldManager, flags, metrics::Metrics, runtime, telemetry};
 use driftless_kustomize_controller::{Ctx, FeatureGates, run};
 use std::sync::Arc;
 
@@ -16,6 +16,11 @@ struct Cli {
     /// Flux's feature gates, e.g. `StrictPostBuildSubstitutions=true`.
     #[arg(long = "feature-gates", default_value = "")]
     feature_gates: FeatureGates,
+    /// Field managers whose fields are taken over before the server-side apply dry-run, so
+    /// that a stale manager co-owning a field cannot wedge the dry-run (comma-separated or
+    /// repeated).
+    #[arg(long = "override-manager-before-dry-run", value_delimiter = ',')]
+    override_manager_before_dry_run: Vec<String>,
 }
 
 #[tokio::main]
@@ -24,6 +29,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::init(&cli.common.log)?;
     let args = cli.common.clone();
     let features = cli.feature_gates.clone();
+    let before_dry_run: Vec<FieldManager> = cli
+        .override_manager_before_dry_run
+        .iter()
+        .filter(|name| !name.is_empty())
+        .flat_map(|name| FieldManager::named(name))
+        .collect();
     if !features.ignored.is_empty() {
         tracing::warn!(gates = ?features.ignored, "feature gates not implemented by Driftless; ignored");
     }
@@ -32,7 +43,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         &cli.common,
         Metrics::new(),
         |rt| async move {
-            let ctx = Arc::new(Ctx::new(&args, features, &rt).await?);
+            let mut ctx = Ctx::new(&args, features, &rt).await?;
+            ctx.take_over_before_dry_run = before_dry_run;
+            let ctx = Arc::new(ctx);
             let cache_dir = ctx.cache_dir.clone();
             run(args, ctx, rt.shutdown.wait_owned()).await?;
             // Unpacked artifacts are a cache: drop them on a graceful shutdown.

@@ -75,7 +75,8 @@ async fn apply_set(
 ) -> Result<Applied, Failure> {
     let applier = apply::applier_for(ctx, k)?;
     let timeout = parse_duration(k.spec.timeout.as_deref(), interval(k));
-    let mut changes = apply::apply(&applier, k, objects, timeout).await?;
+    let mut changes =
+        apply::apply(&applier, k, objects, timeout, &ctx.take_over_before_dry_run).await?;
     let inventory = changes.inventory();
     let old = status.inventory.replace(inventory.clone());
     changes.extend(apply::prune(&applier, k, old.as_ref(), &inventory).await?);
