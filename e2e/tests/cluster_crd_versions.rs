@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use driftless_api::notification::{self, v1beta3};
-use driftless_e2e::{TestEnv, wait};
+use driftless_e2e::{TestEnv, install_crds, wait};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, ValidationDirective,
@@ -198,7 +198,7 @@ async fn an_alert_stored_before_the_upgrade_is_served_as_v1_after_it() -> anyhow
         version.deprecated = None;
         version.deprecation_warning = None;
     }
-    install(&crds, &before).await?;
+    install(&env, &before).await?;
 
     let ns = env.namespace("crd-upgrade").await?;
     let v1beta3_api = dynamic_api_in(&env, ns.name(), GROUP, "v1beta3", "Alert", "alerts");
@@ -220,7 +220,7 @@ async fn an_alert_stored_before_the_upgrade_is_served_as_v1_after_it() -> anyhow
     })
     .await?;
 
-    install(&crds, &after).await?;
+    install(&env, &after).await?;
     let v1_api = dynamic_api_in(&env, ns.name(), GROUP, "v1", "Alert", "alerts");
     let served = wait::until(TIMEOUT, "the v2.10 CRD to serve v1", || async {
         Ok(match v1_api.get("before-upgrade").await {
@@ -250,28 +250,13 @@ async fn an_alert_stored_before_the_upgrade_is_served_as_v1_after_it() -> anyhow
     Ok(())
 }
 
-async fn install(
-    crds: &Api<CustomResourceDefinition>,
-    crd: &CustomResourceDefinition,
-) -> anyhow::Result<()> {
-    let name = crd.metadata.name.clone().unwrap_or_default();
-    crds.patch(
-        &name,
-        &PatchParams::apply("crd-versions-test").force(),
-        &Patch::Apply(crd),
-    )
-    .await
-    .with_context(|| format!("applying {name}"))?;
-    wait::wait_for(crds, &name, TIMEOUT, "be Established", |crd| {
-        crd.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            })
-    })
-    .await?;
+/// Applies `crd` the way the harness installs the generated CRDs (server-side apply, then
+/// waiting for Established), from a file of its own.
+async fn install(env: &TestEnv, crd: &CustomResourceDefinition) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let yaml = serde_saphyr::to_string(crd)?;
+    std::fs::write(dir.path().join("crd.yaml"), yaml)?;
+    install_crds(&env.client(), dir.path()).await?;
     Ok(())
 }
 
