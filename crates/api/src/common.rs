@@ -121,9 +121,7 @@ pub struct ResourceRef {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, kube::KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = kube::core::Rule::new("has(self.configMapRef) || has(self.secretRef)")
-        .message("exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified"),
-    validation = kube::core::Rule::new("!has(self.configMapRef) || !has(self.secretRef)")
+    validation = kube::core::Rule::new("has(self.configMapRef) != has(self.secretRef)")
         .message("exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified"),
 )]
 pub struct KubeConfigReference {

@@ -45,11 +45,13 @@ pub fn applier_for(ctx: &Context, k: &Kustomization) -> Result<Applier, StepErro
 }
 
 /// Applies the built objects; `ReconciliationFailed` with the API server's message.
+/// `before_dry_run`: the managers of `--override-manager-before-dry-run`.
 pub async fn apply(
     applier: &Applier,
     k: &Kustomization,
     objects: Vec<serde_json::Value>,
     timeout: Duration,
+    before_dry_run: &[FieldManager],
 ) -> Result<ChangeSet, StepError> {
     let fail = |m: String| StepError::new(reasons::RECONCILIATION_FAILED, m);
     let objects = objects
@@ -64,6 +66,7 @@ pub async fn apply(
         // As Flux: fields kubectl & co. set by hand are taken over, so the next apply removes
         // what Git does not have (objects annotated `ssa: Merge` keep them).
         take_over: FieldManager::flux_defaults(crate::FIELD_MANAGER),
+        take_over_before_dry_run: before_dry_run.to_vec(),
     };
     applier
         .apply_all(objects, &opts)

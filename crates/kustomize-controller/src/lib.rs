@@ -69,6 +69,8 @@ pub struct State {
     pub requeue_dependency: Duration,
     /// `--feature-gates`, resolved against [`features::GATES`].
     pub features: EnabledGates,
+    /// Managers of `--override-manager-before-dry-run`, taken over before the dry-run.
+    pub take_over_before_dry_run: Vec<driftless_core::apply::FieldManager>,
 }
 
 /// Shared by all reconciles: the runtime, the requeue policy and the [`State`].
@@ -99,6 +101,7 @@ impl State {
             default_service_account: args.default_service_account().map(str::to_owned),
             requeue_dependency: args.requeue_dependency.get(),
             features,
+            take_over_before_dry_run: Vec::new(),
         })
     }
 }

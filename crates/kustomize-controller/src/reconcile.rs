@@ -130,7 +130,8 @@ async fn apply_set(
     timeout: std::time::Duration,
 ) -> Result<Applied, StepError> {
     let applier = apply::applier_for(ctx, k)?;
-    let mut changes = apply::apply(&applier, k, objects, timeout).await?;
+    let mut changes =
+        apply::apply(&applier, k, objects, timeout, &ctx.take_over_before_dry_run).await?;
     let inventory = changes.inventory();
     let old = status.inventory.replace(inventory.clone());
     changes.extend(apply::prune(&applier, k, old.as_ref(), &inventory).await?);

@@ -10,12 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     common::{
-        CommonMetadata, DURATION_PATTERN, DependencyReference, HealthCheckExpr, IgnoreRule,
-        KubeConfigReference, KustomizeImage, KustomizePatch, LocalObjectReference,
-        ResourceInventory, ValuesKind, VerificationProvider, conditions_schema,
-        preserve_unknown_fields,
+        CloudProvider, CommonMetadata, DURATION_PATTERN, DependencyReference, HealthCheckExpr,
+        IgnoreRule, KubeConfigReference, KustomizeImage, KustomizePatch, LocalObjectReference,
+        ResourceInventory, TIMEOUT_PATTERN, ValuesKind, conditions_schema, preserve_unknown_fields,
     },
-    source::ReconcileStrategy,
+    source::{OCILayerSelector, OCIRepositoryRef, OCIRepositoryVerification, ReconcileStrategy},
 };
 
 /// Desired state of a HelmRelease.
@@ -45,7 +44,7 @@ use crate::{
     "(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))"
 ).message("either chart or chartRef must be set"))]
 pub struct HelmReleaseSpec {
-    /// Template of the HelmChart the controller creates for this release.
+    /// Template of the HelmChart or OCIRepository the controller creates for this release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart: Option<HelmChartTemplate>,
     /// An existing chart source: OCIRepository, HelmChart or ExternalArtifact.
@@ -176,58 +175,147 @@ pub enum ChartSourceKind {
     Bucket,
 }
 
-/// Template of the HelmChart created for a HelmRelease.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+/// Template of the chart source the controller creates and owns for a HelmRelease: a
+/// HelmChart (`kind` unset or `HelmChart`: `spec.chart` + `spec.sourceRef`) or, since Flux
+/// v2.10, an OCIRepository (`kind: OCIRepository`: `spec.url` and the OCIRepository fields).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, kube::KubeSchema)]
+#[x_kube(
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || (has(self.spec.url) && size(self.spec.url) > 0)")
+        .message("chart.spec.url must be set when chart.kind is 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.spec.url) || (has(self.kind) && self.kind == 'OCIRepository')")
+        .message("chart.spec.url requires chart.kind: 'OCIRepository'; for a HelmChart template set spec.chart and spec.sourceRef instead"),
+    validation = kube::core::Rule::new("(has(self.kind) && self.kind == 'OCIRepository') || (has(self.spec.chart) && has(self.spec.sourceRef))")
+        .message("chart.spec.chart and chart.spec.sourceRef must be set when chart.kind is not 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || !has(self.spec.chart)")
+        .message("chart.spec.chart cannot be set when chart.kind is 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || !has(self.spec.version) || self.spec.version == '*'")
+        .message("chart.spec.version cannot be set when chart.kind is 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || !has(self.spec.sourceRef)")
+        .message("chart.spec.sourceRef cannot be set when chart.kind is 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || !has(self.spec.reconcileStrategy) || self.spec.reconcileStrategy == 'ChartVersion'")
+        .message("chart.spec.reconcileStrategy cannot be set when chart.kind is 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || !has(self.spec.valuesFiles)")
+        .message("chart.spec.valuesFiles cannot be set when chart.kind is 'OCIRepository'"),
+    validation = kube::core::Rule::new("!has(self.kind) || self.kind != 'OCIRepository' || !has(self.spec.ignoreMissingValuesFiles)")
+        .message("chart.spec.ignoreMissingValuesFiles cannot be set when chart.kind is 'OCIRepository'"),
+)]
 pub struct HelmChartTemplate {
-    /// Labels and annotations of the created HelmChart.
+    /// Kind of the chart source created from the template; HelmChart when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ChartTemplateKind>,
+    /// Labels and annotations of the created object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<CommonMetadata>,
-    /// Spec of the created HelmChart.
+    /// Spec of the created object.
     pub spec: HelmChartTemplateSpec,
 }
 
-/// Spec of the HelmChart created for a HelmRelease.
+impl HelmChartTemplate {
+    /// `kind`, HelmChart when unset.
+    pub fn kind(&self) -> ChartTemplateKind {
+        self.kind.unwrap_or_default()
+    }
+}
+
+/// Kinds of chart source a HelmRelease's `spec.chart` template creates.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::common::keep_field_description)]
+pub enum ChartTemplateKind {
+    /// A HelmChart built from a HelmRepository, GitRepository or Bucket.
+    #[default]
+    HelmChart,
+    /// An OCIRepository holding the chart as an OCI artifact.
+    #[serde(rename = "OCIRepository")]
+    OciRepository,
+}
+
+/// Spec of the chart source created for a HelmRelease. The HelmChart fields (`chart`,
+/// `version`, `sourceRef`, `reconcileStrategy`, `valuesFiles`, ...) and the OCIRepository
+/// fields (`url`, `ref`, `layerSelector`, `provider`, ...) share it; the template's CEL rules
+/// keep each kind to its own.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HelmChartTemplateSpec {
-    /// Chart name in a repository, or chart directory path in Git or a bucket.
-    #[schemars(length(min = 1, max = 2048))]
-    pub chart: String,
-    /// Semver range of the chart version.
+    /// Chart name in a repository, or chart directory path in Git or a bucket (HelmChart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "*"))]
+    #[schemars(length(min = 1, max = 2048))]
+    pub chart: Option<String>,
+    /// Semver range of the chart version (HelmChart); read it with
+    /// [`HelmChartTemplateSpec::version`], which applies the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// The source of the chart.
-    pub source_ref: HelmCrossNamespaceReference<ChartSourceKind>,
-    /// Check interval of the HelmChart; the HelmRelease's interval when unset.
+    /// The source of the chart (HelmChart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<HelmCrossNamespaceReference<ChartSourceKind>>,
+    /// Check interval of the created object; the HelmRelease's interval when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("pattern" = DURATION_PATTERN))]
     pub interval: Option<String>,
-    /// When a chart built from source is repackaged.
+    /// When a chart built from source is repackaged (HelmChart); read it with
+    /// [`HelmChartTemplateSpec::reconcile_strategy`], which applies the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "ChartVersion"))]
     pub reconcile_strategy: Option<ReconcileStrategy>,
-    /// Values files of the chart merged into its default values.
+    /// Values files of the chart merged into its default values (HelmChart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values_files: Option<Vec<String>>,
-    /// Skip values files that do not exist instead of failing.
+    /// Skip values files that do not exist instead of failing (HelmChart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_missing_values_files: Option<bool>,
     /// Signature verification of OCI charts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<HelmChartTemplateVerification>,
-}
-
-/// Signature verification of a chart pulled from an OCI registry.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HelmChartTemplateVerification {
-    /// Verification tool.
-    #[schemars(extend("default" = "cosign"))]
-    pub provider: VerificationProvider,
-    /// Secret with the trusted public keys; keyless verification when unset.
+    pub verify: Option<OCIRepositoryVerification>,
+    /// Repository address, `oci://<host>/<path>` (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = r"^oci://.*$"))]
+    pub url: Option<String>,
+    /// Tag, semver range or digest to pull (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "ref")]
+    pub reference: Option<OCIRepositoryRef>,
+    /// Which layer of the artifact holds the chart (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_selector: Option<OCILayerSelector>,
+    /// Platform identity used to log in to the registry (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<CloudProvider>,
+    /// Image pull Secret with registry credentials (OCIRepository).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
+    /// Service account whose image pull secrets or identity are used (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    /// Secret with TLS client certificate, key and CA (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_secret_ref: Option<LocalObjectReference>,
+    /// Secret with the proxy `address`, `username` and `password` (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_secret_ref: Option<LocalObjectReference>,
+    /// Timeout of registry operations (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = TIMEOUT_PATTERN))]
+    pub timeout: Option<String>,
+    /// `.gitignore`-style patterns excluded from the artifact (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore: Option<String>,
+    /// Allow plain HTTP to the registry (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<bool>,
+    /// Stops reconciliation of the created object while true (OCIRepository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+}
+
+/// The defaults Flux v2.10 moved from the schema into code, so that an OCIRepository
+/// template cannot carry HelmChart defaults.
+impl HelmChartTemplateSpec {
+    /// `version`, `*` (the newest) when unset.
+    pub fn version(&self) -> &str {
+        self.version.as_deref().unwrap_or("*")
+    }
+
+    /// `reconcileStrategy`, `ChartVersion` when unset.
+    pub fn reconcile_strategy(&self) -> ReconcileStrategy {
+        self.reconcile_strategy.unwrap_or_default()
+    }
 }
 
 /// Drift detection settings.
@@ -691,7 +779,8 @@ pub struct HelmReleaseStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
-    /// `<namespace>/<name>` of the HelmChart created from `spec.chart`.
+    /// `<kind>/<namespace>/<name>` of the chart source (HelmChart or OCIRepository) created
+    /// from `spec.chart`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helm_chart: Option<String>,
     /// Namespace of the release records in use.

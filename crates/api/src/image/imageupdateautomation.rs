@@ -51,6 +51,11 @@ pub struct ImageUpdateAutomationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "label_selector_schema")]
     pub policy_selector: Option<LabelSelector>,
+    /// How long a run triggered by an ImagePolicy change waits, so that updates of several
+    /// policies arriving within it go into one commit; no wait when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = DURATION_PATTERN))]
+    pub policy_change_delay: Option<String>,
     /// Which files are updated and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = {"strategy": "Setters"}))]
@@ -163,8 +168,10 @@ pub struct PushSpec {
     /// Branch to push to, created from the checked-out commit when missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    /// Refspec to push, e.g. `refs/heads/main:refs/heads/auto`.
+    /// Refspec to push, e.g. `refs/heads/main:refs/heads/auto`; deletions (`:dst`) and forced
+    /// pushes (`+src:dst`) are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("pattern" = "^$|^[^+:]"))]
     pub refspec: Option<String>,
     /// Git push options (`-o`), e.g. for merge request creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,6 @@
-//! `Alert` (notification.toolkit.fluxcd.io/v1beta3): which events of which objects are
-//! forwarded to a Provider.
+//! `Alert` (notification.toolkit.fluxcd.io/v1, the storage version): which events of which
+//! objects are forwarded to a Provider. The deprecated v1beta3 form is
+//! [`super::v1beta3::Alert`].
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use crate::{common::LocalObjectReference, notification::FluxKind};
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
-    version = "v1beta3",
+    version = "v1",
     kind = "Alert",
     plural = "alerts",
     namespaced,
@@ -29,13 +30,10 @@ use crate::{common::LocalObjectReference, notification::FluxKind};
 pub struct AlertSpec {
     /// The Provider that delivers the events, in the same namespace.
     pub provider_ref: LocalObjectReference,
-    /// Short description of the impact, added to every event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 255))]
-    pub summary: Option<String>,
     /// Objects whose events are forwarded.
     pub event_sources: Vec<EventSourceReference>,
-    /// Metadata added to every event; event metadata wins on conflicts.
+    /// Metadata added to every event. Precedence, lowest first: the involved object's
+    /// `event.toolkit.fluxcd.io/` annotations, this field, the controller's own metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_metadata: Option<BTreeMap<String, String>>,
     /// Minimum severity forwarded: `info` forwards everything, `error` only errors.

@@ -1,6 +1,6 @@
-//! notification.toolkit.fluxcd.io: Receiver (v1) turns incoming webhooks into reconcile
-//! requests; Alert and Provider (v1beta3) forward Flux events to chat, Git commit statuses and
-//! other services.
+//! notification.toolkit.fluxcd.io/v1: Receiver turns incoming webhooks into reconcile
+//! requests; Alert and Provider forward Flux events to chat, Git commit statuses and other
+//! services. Alert and Provider are also served as [`v1beta3`] (deprecated).
 //!
 //! ```text
 //! webhook ──> Receiver ──requestedAt──> resources
@@ -10,6 +10,7 @@
 pub mod alert;
 pub mod provider;
 pub mod receiver;
+pub mod v1beta3;
 
 pub use alert::*;
 pub use provider::*;

@@ -1,10 +1,11 @@
-//! `Provider` (notification.toolkit.fluxcd.io/v1beta3): where and how events are delivered.
+//! `Provider` (notification.toolkit.fluxcd.io/v1, the storage version): where and how events are
+//! delivered. The deprecated v1beta3 form is [`super::v1beta3::Provider`].
 
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{DURATION_PATTERN, LocalObjectReference, TIMEOUT_PATTERN};
+use crate::common::{LocalObjectReference, TIMEOUT_PATTERN};
 
 /// Desired state of a Provider.
 #[derive(
@@ -12,7 +13,7 @@ use crate::common::{DURATION_PATTERN, LocalObjectReference, TIMEOUT_PATTERN};
 )]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
-    version = "v1beta3",
+    version = "v1",
     kind = "Provider",
     plural = "providers",
     namespaced,
@@ -32,10 +33,6 @@ pub struct ProviderSpec {
     /// The service events are delivered to.
     #[serde(rename = "type")]
     pub type_: ProviderType,
-    /// Interval at which the Provider is reconciled (unused by Flux, kept for compatibility).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("pattern" = DURATION_PATTERN))]
-    pub interval: Option<String>,
     /// Channel, room or topic to post to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
@@ -52,17 +49,14 @@ pub struct ProviderSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("pattern" = TIMEOUT_PATTERN))]
     pub timeout: Option<String>,
-    /// HTTP(S) proxy address; deprecated in favour of `proxySecretRef`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048), extend("pattern" = r"^(http|https)://.*$"))]
-    pub proxy: Option<String>,
     /// Secret with the proxy `address`, `username` and `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_secret_ref: Option<LocalObjectReference>,
     /// Secret with the token, address or headers of the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
-    /// Service account whose workload identity authenticates to the service.
+    /// Service account whose object-level workload identity authenticates to the cloud
+    /// service (`azureeventhub`, `azuredevops`, `googlepubsub`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
     /// Secret with TLS client certificate, key and CA (`tls.crt`, `tls.key`, `ca.crt`).
@@ -152,4 +146,6 @@ pub enum ProviderType {
     /// incident.io.
     #[serde(rename = "incident.io")]
     IncidentIo,
+    /// Mastodon status post (v1 only).
+    Mastodon,
 }

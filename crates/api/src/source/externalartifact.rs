@@ -1,9 +1,11 @@
 //! `ExternalArtifact` (source.toolkit.fluxcd.io/v1): an artifact produced by a controller
 //! outside Flux, published through this object's status for Kustomizations and HelmReleases.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{Artifact, CrossNamespaceSourceReference, conditions_schema};
@@ -47,4 +49,17 @@ pub struct ExternalArtifactStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
+    /// Structured data exported from the source (an ArtifactGenerator's `inputsFrom` file),
+    /// for consumers that template with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "exported_inputs_schema")]
+    pub exported_inputs: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// A map of free-form JSON values, as `status.exportedInputs` is declared upstream.
+fn exported_inputs_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": { "x-kubernetes-preserve-unknown-fields": true }
+    })
 }

@@ -198,6 +198,10 @@ pub struct GitRepositoryStatus {
     /// Verification mode used for the current artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_verification_mode: Option<String>,
+    /// Fingerprint of the keys that verified the current artifact's signature; when the keys
+    /// change (a rotation) the same revision is verified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_verification_fingerprint: Option<String>,
     /// Last `reconcile.fluxcd.io/requestedAt` value handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,

@@ -30,11 +30,17 @@ use crate::common::{
     printcolumn = r#"{"name":"URL","type":"string","jsonPath":".spec.url"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    // Flux v2.10 requires these through root rules instead of `required`, so that the
+    // OCIRepository fields can be embedded in a HelmRelease's chart template.
+    validation = kube::core::Rule::new("has(self.spec) && has(self.spec.url)").message("spec.url is required"),
+    validation = kube::core::Rule::new("has(self.spec) && has(self.spec.interval)").message("spec.interval is required")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OCIRepositorySpec {
-    /// Repository address, `oci://<host>/<path>`, without tag or digest.
+    /// Repository address, `oci://<host>/<path>`, without tag or digest (required: the API
+    /// server's root rule refuses an object without it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(extend("pattern" = r"^oci://.*$"))]
     pub url: String,
     /// Tag, semver range or digest to pull; `latest` when unset.
@@ -43,9 +49,9 @@ pub struct OCIRepositorySpec {
     /// Which layer to take from the artifact and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer_selector: Option<OCILayerSelector>,
-    /// Platform identity used to log in to the registry.
+    /// Platform identity used to log in to the registry; read it with
+    /// [`OCIRepositorySpec::provider`], which applies the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "generic"))]
     pub provider: Option<CloudProvider>,
     /// Image pull Secret (`kubernetes.io/dockerconfigjson`) with registry credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,12 +68,14 @@ pub struct OCIRepositorySpec {
     /// Secret with the proxy `address`, `username` and `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_secret_ref: Option<LocalObjectReference>,
-    /// How often the registry is checked for a new artifact.
+    /// How often the registry is checked for a new artifact (required, like `url`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(extend("pattern" = DURATION_PATTERN))]
     pub interval: String,
-    /// Timeout of registry operations.
+    /// Timeout of registry operations; read it with [`OCIRepositorySpec::timeout`], which
+    /// applies the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("pattern" = TIMEOUT_PATTERN, "default" = "60s"))]
+    #[schemars(extend("pattern" = TIMEOUT_PATTERN))]
     pub timeout: Option<String>,
     /// `.gitignore`-style patterns excluded from the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +86,23 @@ pub struct OCIRepositorySpec {
     /// Stops reconciliation while true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
+}
+
+/// Timeout of registry operations when `spec.timeout` is unset.
+pub const OCI_DEFAULT_TIMEOUT: &str = "60s";
+
+/// The fields whose schema defaults Flux v2.10 dropped (so that a HelmRelease's inline
+/// OCIRepository template stays unset unless the user sets them) and applies in code instead.
+impl OCIRepositorySpec {
+    /// `spec.provider`, `generic` when unset.
+    pub fn provider(&self) -> CloudProvider {
+        self.provider.unwrap_or_default()
+    }
+
+    /// `spec.timeout`, [`OCI_DEFAULT_TIMEOUT`] when unset.
+    pub fn timeout(&self) -> &str {
+        self.timeout.as_deref().unwrap_or(OCI_DEFAULT_TIMEOUT)
+    }
 }
 
 /// The OCI reference to pull. Precedence: digest, semver, tag.
@@ -169,6 +194,10 @@ pub struct OCIRepositoryStatus {
     /// `spec.layerSelector` as used for the current artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_layer_selector: Option<OCILayerSelector>,
+    /// Fingerprint of the keys or identities that verified the current artifact's
+    /// signature; when they change the same digest is verified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_verification_fingerprint: Option<String>,
     /// Last `reconcile.fluxcd.io/requestedAt` value handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,

@@ -199,6 +199,11 @@ pub struct ApplyOptions {
     /// Managers whose fields this applier takes over before applying, see [`takeover`];
     /// objects annotated `kustomize.toolkit.fluxcd.io/ssa: Merge` keep them.
     pub take_over: Vec<FieldManager>,
+    /// Managers whose fields are taken over before the dry-run, written at once (Flux's
+    /// `--override-manager-before-dry-run`): a stale manager co-owning part of a field can make
+    /// the merged object invalid, and then the dry-run fails on every reconcile before the
+    /// take-over after it could repair the ownership.
+    pub take_over_before_dry_run: Vec<FieldManager>,
 }
 
 impl Default for ApplyOptions {
@@ -208,6 +213,7 @@ impl Default for ApplyOptions {
             wait_timeout: Duration::from_secs(60),
             ignore_paths: BTreeMap::new(),
             take_over: Vec::new(),
+            take_over_before_dry_run: Vec::new(),
         }
     }
 }
@@ -458,6 +464,13 @@ impl Applier {
                 managed_fields: None,
             })));
         }
+        let live = match live {
+            Some(live) => match self.take_over(&body, &live, &opts.take_over_before_dry_run) {
+                Some(fields) => Some(self.write_managed_fields(&api, &object, &fields).await?),
+                None => Some(live),
+            },
+            None => None,
+        };
         let params = PatchParams::apply(&self.field_manager).force().dry_run();
         let mut managed_fields = None;
         let plan = match api.patch(&object.name, &params, &Patch::Apply(&body)).await {
@@ -471,7 +484,7 @@ impl Applier {
                         .ignore_paths
                         .get(&object.id())
                         .map_or(&[][..], Vec::as_slice);
-                    managed_fields = self.take_over(&body, live, opts);
+                    managed_fields = self.take_over(&body, live, &opts.take_over);
                     if managed_fields.is_none() && same_object(&dry, live, ignored) {
                         Plan::Unchanged
                     } else {
@@ -519,22 +532,43 @@ impl Applier {
         })))
     }
 
-    /// The live object's managedFields once this applier took over `opts.take_over`'s
-    /// fields; `None` when there is nothing to take or an `ssa: Merge` annotation (on the
-    /// manifest or the live object) says other managers' fields stay.
+    /// The live object's managedFields once this applier took over `managers`' fields;
+    /// `None` when there is nothing to take or an `ssa: Merge` annotation (on the manifest or
+    /// the live object) says other managers' fields stay.
     fn take_over(
         &self,
         body: &DynamicObject,
         live: &DynamicObject,
-        opts: &ApplyOptions,
+        managers: &[FieldManager],
     ) -> Option<Vec<ManagedFieldsEntry>> {
         let merge =
             |o: &DynamicObject| SsaPolicy::of(o.metadata.annotations.as_ref()) == SsaPolicy::Merge;
-        if opts.take_over.is_empty() || merge(body) || merge(live) {
+        if managers.is_empty() || merge(body) || merge(live) {
             return None;
         }
         let entries = live.metadata.managed_fields.as_deref().unwrap_or_default();
-        takeover::take_over(entries, &opts.take_over, &self.field_manager)
+        takeover::take_over(entries, managers, &self.field_manager)
+    }
+
+    /// Replaces the live object's managedFields with `fields`; returns the object after.
+    async fn write_managed_fields(
+        &self,
+        api: &Api<DynamicObject>,
+        object: &ObjectRef,
+        fields: &[ManagedFieldsEntry],
+    ) -> Result<DynamicObject, ApplyError> {
+        // A merge patch replaces the whole list, as Flux's JSON patch does.
+        let patch = serde_json::json!({"metadata": {"managedFields": fields}});
+        let params = PatchParams {
+            field_manager: Some(self.field_manager.clone()),
+            ..PatchParams::default()
+        };
+        api.patch(&object.name, &params, &Patch::Merge(&patch))
+            .await
+            .map_err(|e| ApplyError::Apply {
+                object: object.clone(),
+                message: format!("taking over managedFields: {}", api_message(&e)),
+            })
     }
 
     async fn execute(&self, p: Planned, opts: &ApplyOptions) -> Result<Change, ApplyError> {
@@ -546,19 +580,7 @@ impl Applier {
                     self.delete_and_wait(&p.api, &p.object, opts.wait_timeout)
                         .await?;
                 } else if let Some(fields) = &p.managed_fields {
-                    // A merge patch replaces the whole list, as Flux's JSON patch does.
-                    let patch = serde_json::json!({"metadata": {"managedFields": fields}});
-                    let params = PatchParams {
-                        field_manager: Some(self.field_manager.clone()),
-                        ..PatchParams::default()
-                    };
-                    p.api
-                        .patch(&p.object.name, &params, &Patch::Merge(&patch))
-                        .await
-                        .map_err(|e| ApplyError::Apply {
-                            object: p.object.clone(),
-                            message: format!("taking over managedFields: {}", api_message(&e)),
-                        })?;
+                    self.write_managed_fields(&p.api, &p.object, fields).await?;
                 }
                 let params = PatchParams::apply(&self.field_manager).force();
                 p.api

@@ -45,6 +45,15 @@ impl FieldManager {
         ]
     }
 
+    /// A manager named on Flux's `--override-manager*` flags: its apply and its update
+    /// entries.
+    pub fn named(name: &str) -> [FieldManager; 2] {
+        [
+            Self::new(name, OPERATION_APPLY),
+            Self::new(name, OPERATION_UPDATE),
+        ]
+    }
+
     fn matches(&self, e: &ManagedFieldsEntry) -> bool {
         e.subresource.as_deref().unwrap_or("").is_empty()
             && e.operation.as_deref() == Some(self.operation.as_str())

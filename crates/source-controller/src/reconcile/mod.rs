@@ -70,6 +70,8 @@ pub struct Progress {
     pub checkout: Option<(tempfile::TempDir, CheckedOut)>,
     /// The `SourceVerified` message, when verification ran and passed.
     pub verified: Option<String>,
+    /// The keys of `spec.verify` now, read on every reconcile.
+    pub verification: Option<source::Verification>,
     /// The artifact after this reconcile.
     pub artifact: Option<Artifact>,
 }
@@ -126,6 +128,7 @@ async fn run_steps(
     storage::run(obj, ctx, progress)?;
     source::resolve(obj, ctx, progress).await?;
     include::resolve(obj, ctx, progress).await?;
+    source::verification(obj, ctx, progress).await?;
     let revision = progress
         .remote
         .as_ref()
@@ -136,11 +139,16 @@ async fn run_steps(
         .iter()
         .map(|i| i.artifact.clone())
         .collect();
+    let fingerprint = progress
+        .verification
+        .as_ref()
+        .map(|v| v.fingerprint.as_str());
     let Some(why) = outdated::check(
         obj,
         progress.current.as_ref(),
         revision.as_deref(),
         &included,
+        fingerprint,
     ) else {
         tracing::debug!(?revision, "artifact up to date; no fetch");
         source::keep(obj, progress);

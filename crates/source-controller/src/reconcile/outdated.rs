@@ -20,8 +20,11 @@ pub enum Outdated {
     /// An included repository has a new artifact, or one was added or removed.
     IncludeChange,
     /// A field that shapes the artifact changed (ignore, include, submodules, sparse checkout,
-    /// verification).
+    /// verification mode).
     ConfigChange,
+    /// The verification keys are not those that verified the artifact (a rotation): the same
+    /// revision is fetched and verified again.
+    VerificationChange,
 }
 
 impl Outdated {
@@ -33,7 +36,10 @@ impl Outdated {
                 Some((NEW_REVISION, format!("new upstream revision '{revision}'")))
             }
             Self::IncludeChange => Some((INCLUDE_CHANGE, INCLUDES_DIFFER.to_owned())),
-            Self::NoArtifact | Self::UnknownRevision | Self::ConfigChange => None,
+            Self::NoArtifact
+            | Self::UnknownRevision
+            | Self::ConfigChange
+            | Self::VerificationChange => None,
         }
     }
 
@@ -45,6 +51,7 @@ impl Outdated {
             Self::UnknownRevision => "fetching to find the revision".to_owned(),
             Self::IncludeChange => INCLUDES_DIFFER.to_owned(),
             Self::ConfigChange => "the artifact configuration changed".to_owned(),
+            Self::VerificationChange => "the verification keys changed".to_owned(),
         };
         format!("building artifact: {what}")
     }
@@ -58,12 +65,13 @@ const INCLUDES_DIFFER: &str = "included artifacts differ from last observed incl
 
 /// Compare. `current` is the intact artifact in storage, `revision` what the remote ref
 /// resolves to (None when only a fetch can tell), `included` the included repositories'
-/// artifacts now, in `spec.include` order.
+/// artifacts now, in `spec.include` order, `fingerprint` that of the verification keys now.
 pub fn check(
     obj: &GitRepository,
     current: Option<&Artifact>,
     revision: Option<&str>,
     included: &[Artifact],
+    fingerprint: Option<&str>,
 ) -> Option<Outdated> {
     let Some(current) = current else {
         return Some(Outdated::NoArtifact);
@@ -87,6 +95,7 @@ pub fn check(
         return Some(Outdated::IncludeChange);
     }
     let spec = &obj.spec;
+    let verified_by = status.source_verification_fingerprint.clone();
     let same_config = status.observed_ignore == spec.ignore
         && status.observed_recurse_submodules.unwrap_or(false)
             == spec.recurse_submodules.unwrap_or(false)
@@ -94,7 +103,10 @@ pub fn check(
             == spec.sparse_checkout.clone().unwrap_or_default()
         && status.observed_include.unwrap_or_default() == spec.include.clone().unwrap_or_default()
         && status.source_verification_mode.as_deref() == verify_mode(obj).map(|(_, m)| m);
-    (!same_config).then_some(Outdated::ConfigChange)
+    if !same_config {
+        return Some(Outdated::ConfigChange);
+    }
+    (verified_by.as_deref() != fingerprint).then_some(Outdated::VerificationChange)
 }
 
 #[cfg(test)]
@@ -129,7 +141,7 @@ mod tests {
     fn same_revision_and_config_is_the_no_op() {
         let current = artifact(REV, "sha256:a");
         let obj = repo(serde_json::json!({}), serde_json::json!({}));
-        assert_eq!(check(&obj, Some(&current), Some(REV), &[]), None);
+        assert_eq!(check(&obj, Some(&current), Some(REV), &[], None), None);
     }
 
     #[test]
@@ -137,14 +149,14 @@ mod tests {
         let current = artifact(REV, "sha256:a");
         let obj = repo(serde_json::json!({}), serde_json::json!({}));
         assert_eq!(
-            check(&obj, None, Some(REV), &[]),
+            check(&obj, None, Some(REV), &[], None),
             Some(Outdated::NoArtifact)
         );
         assert_eq!(
-            check(&obj, Some(&current), None, &[]),
+            check(&obj, Some(&current), None, &[], None),
             Some(Outdated::UnknownRevision)
         );
-        let outdated = check(&obj, Some(&current), Some(NEW), &[]).expect("outdated");
+        let outdated = check(&obj, Some(&current), Some(NEW), &[], None).expect("outdated");
         assert_eq!(outdated, Outdated::NewRevision(NEW.to_owned()));
         assert_eq!(
             outdated.artifact_outdated(),
@@ -170,26 +182,32 @@ mod tests {
             include.clone(),
         );
         assert_eq!(
-            check(&obj, Some(&current), Some(REV), std::slice::from_ref(&lib)),
+            check(
+                &obj,
+                Some(&current),
+                Some(REV),
+                std::slice::from_ref(&lib),
+                None
+            ),
             None
         );
         let moved = artifact(NEW, "sha256:lib2");
         assert_eq!(
-            check(&obj, Some(&current), Some(REV), &[moved]),
+            check(&obj, Some(&current), Some(REV), &[moved], None),
             Some(Outdated::IncludeChange)
         );
         let refiltered = artifact(REV, "sha256:other");
         assert_eq!(
-            check(&obj, Some(&current), Some(REV), &[refiltered]),
+            check(&obj, Some(&current), Some(REV), &[refiltered], None),
             Some(Outdated::IncludeChange)
         );
         assert_eq!(
-            check(&obj, Some(&current), Some(REV), &[]),
+            check(&obj, Some(&current), Some(REV), &[], None),
             Some(Outdated::IncludeChange)
         );
         let never_observed = repo(serde_json::json!({}), include);
         assert_eq!(
-            check(&never_observed, Some(&current), Some(REV), &[lib]),
+            check(&never_observed, Some(&current), Some(REV), &[lib], None),
             Some(Outdated::IncludeChange)
         );
     }
@@ -211,7 +229,7 @@ mod tests {
                 serde_json::json!({"sparseCheckout": ["b"]}),
             ),
             (
-                serde_json::json!({}),
+                serde_json::json!({"sourceVerificationFingerprint": "sha256:k"}),
                 serde_json::json!({"verify": {"mode": "HEAD", "secretRef": {"name": "k"}}}),
             ),
             (
@@ -233,11 +251,76 @@ mod tests {
             } else {
                 obj
             };
+            let fingerprint = obj.spec.verify.as_ref().map(|_| "sha256:k");
             assert_eq!(
-                check(&obj, Some(&current), Some(REV), &included),
+                check(&obj, Some(&current), Some(REV), &included, fingerprint),
                 Some(Outdated::ConfigChange),
                 "{status} vs {spec}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod verification_tests {
+    use super::*;
+
+    fn verified_repo(status: serde_json::Value) -> GitRepository {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": "ns"},
+            "spec": {"url": "https://h/r", "interval": "1m",
+                     "verify": {"mode": "HEAD", "secretRef": {"name": "keys"}}},
+            "status": status,
+        }))
+        .expect("repo")
+    }
+
+    const REV: &str = "main@sha1:1111111111111111111111111111111111111111";
+
+    fn current() -> Artifact {
+        serde_json::from_value(serde_json::json!({
+            "path": "p", "url": "u", "revision": REV, "digest": "sha256:a",
+            "lastUpdateTime": "2026-01-01T00:00:00Z",
+        }))
+        .expect("artifact")
+    }
+
+    #[test]
+    fn the_keys_that_verified_the_artifact_are_the_no_op() {
+        let obj = verified_repo(serde_json::json!({
+            "sourceVerificationMode": "HEAD", "sourceVerificationFingerprint": "sha256:old",
+        }));
+        assert_eq!(
+            check(&obj, Some(&current()), Some(REV), &[], Some("sha256:old")),
+            None
+        );
+    }
+
+    #[test]
+    fn rotated_keys_verify_the_same_revision_again() {
+        let obj = verified_repo(serde_json::json!({
+            "sourceVerificationMode": "HEAD", "sourceVerificationFingerprint": "sha256:old",
+        }));
+        let why = check(&obj, Some(&current()), Some(REV), &[], Some("sha256:new"));
+        assert_eq!(why, Some(Outdated::VerificationChange));
+        let why = why.expect("outdated");
+        assert_eq!(why.artifact_outdated(), None);
+        assert_eq!(
+            why.progress_message(),
+            "building artifact: the verification keys changed"
+        );
+        // An artifact verified before fingerprints were recorded is verified once more.
+        let unrecorded = verified_repo(serde_json::json!({"sourceVerificationMode": "HEAD"}));
+        assert_eq!(
+            check(
+                &unrecorded,
+                Some(&current()),
+                Some(REV),
+                &[],
+                Some("sha256:new")
+            ),
+            Some(Outdated::VerificationChange)
+        );
     }
 }

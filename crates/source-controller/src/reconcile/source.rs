@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use driftless_api::source::gitrepository::{GitProvider, GitRepository, GitVerificationMode};
+use driftless_core::artifact::DigestHasher;
 use driftless_core::conditions::{reasons, types};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt as _};
@@ -157,6 +158,53 @@ pub(super) fn keep(obj: &GitRepository, progress: &mut Progress) {
     }
 }
 
+/// The trusted keys of `spec.verify` and the fingerprint recorded with what they verified.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// The Secret's entries, in key order.
+    pub keys: Vec<(String, Vec<u8>)>,
+    /// [`fingerprint`] of `keys`.
+    pub fingerprint: String,
+}
+
+/// Reads the keys Secret of `spec.verify` on every reconcile, not only when there is a new
+/// commit, so that a key rotation has the current revision verified again (Flux v2.10's
+/// `status.sourceVerificationFingerprint`).
+pub(super) async fn verification(
+    obj: &GitRepository,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<(), StepError> {
+    let Some(verify) = &obj.spec.verify else {
+        return Ok(());
+    };
+    let ns = obj.namespace().unwrap_or_default();
+    let data = secret_data(ctx, &ns, &verify.secret_ref.name)
+        .await
+        .map_err(|e| {
+            StepError::new(reasons::VERIFICATION_ERROR, e.message).on(types::SOURCE_VERIFIED)
+        })?;
+    progress.verification = Some(Verification {
+        fingerprint: fingerprint(&data),
+        keys: data.into_iter().collect(),
+    });
+    Ok(())
+}
+
+/// `sha256:<hex>` of the keys Secret's entries in key order, each as its name, a NUL, the
+/// value's length (8 bytes, big-endian) and the value: any key added, removed, renamed or
+/// changed gives another fingerprint, and no two Secrets share one by concatenation.
+pub(super) fn fingerprint(data: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut hasher = DigestHasher::new();
+    for (name, value) in data {
+        hasher.update(name.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(&(value.len() as u64).to_be_bytes());
+        hasher.update(value);
+    }
+    hasher.finish().to_string()
+}
+
 /// Fetch and check out what [`resolve`] found, then verify signatures when asked.
 pub(super) async fn fetch(
     obj: &GitRepository,
@@ -185,15 +233,8 @@ pub(super) async fn fetch(
         .await
         .map_err(git_step_error)?;
 
-    if let (Some((mode, _)), Some(verify)) = (verify_mode(obj), &obj.spec.verify) {
-        let ns = obj.namespace().unwrap_or_default();
-        let data = secret_data(ctx, &ns, &verify.secret_ref.name)
-            .await
-            .map_err(|e| {
-                StepError::new(reasons::VERIFICATION_ERROR, e.message).on(types::SOURCE_VERIFIED)
-            })?;
-        let values: Vec<(String, Vec<u8>)> = data.into_iter().collect();
-        let keys = TrustedKeys::parse(&values).map_err(git_step_error)?;
+    if let (Some((mode, _)), Some(verification)) = (verify_mode(obj), &progress.verification) {
+        let keys = TrustedKeys::parse(&verification.keys).map_err(git_step_error)?;
         let message = verify_signatures(
             dir.path(),
             checked.commit,
@@ -206,4 +247,34 @@ pub(super) async fn fetch(
     }
     progress.checkout = Some((dir, checked));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(entries: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_any_key_and_only_then() {
+        let one = secret(&[("author.asc", b"key A")]);
+        let fp = fingerprint(&one);
+        assert!(fp.starts_with("sha256:") && fp.len() == 71, "{fp}");
+        assert_eq!(fp, fingerprint(&secret(&[("author.asc", b"key A")])));
+        for other in [
+            secret(&[("author.asc", b"key B")]),
+            secret(&[("other.asc", b"key A")]),
+            secret(&[("author.asc", b"key A"), ("second.asc", b"key B")]),
+            // Not the concatenation of name and value.
+            secret(&[("author.as", b"ckey A")]),
+            secret(&[]),
+        ] {
+            assert_ne!(fp, fingerprint(&other), "{other:?}");
+        }
+    }
 }

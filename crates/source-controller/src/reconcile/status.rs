@@ -135,6 +135,10 @@ pub(super) async fn write(
                     .collect()
             });
             status.source_verification_mode = verify_mode(obj).map(|(_, m)| m.to_owned());
+            status.source_verification_fingerprint = progress
+                .verification
+                .as_ref()
+                .map(|v| v.fingerprint.clone());
         }
         Some(err) => {
             if let Some(condition) = err.condition {
