@@ -193,6 +193,12 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn collection(&self) -> Option<Value> {
         None
     }
+    /// For a Go map whose keys are not strings (a struct-keyed map such as Flux's
+    /// `ObjectChanges`): the (key, element) pairs `range` visits, already in Go's sorted key
+    /// order. `None` for anything else.
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        None
+    }
 }
 
 impl Value {

@@ -15,4 +15,6 @@
 #![deny(warnings, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod message;
 pub mod policy;
+pub mod setters;
