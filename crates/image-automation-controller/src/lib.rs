@@ -11,10 +11,12 @@
 //! - [`policy`]: which tag an ImagePolicy chooses;
 //! - [`setters`]: rewriting `# {"$imagepolicy": "ns:name"}` markers in YAML files, byte for
 //!   byte faithful outside the marked values;
-//! - [`message`]: the commit message from `messageTemplate` with Flux's template data.
+//! - [`message`]: the commit message from `messageTemplate` with Flux's template data;
+//! - [`scan`]: an ImageRepository's tags listed (paged), filtered and kept on disk.
 #![deny(warnings, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
 pub mod message;
 pub mod policy;
+pub mod scan;
 pub mod setters;
