@@ -1,7 +1,8 @@
 //! Image scanning against the real registry (pinned distribution, built into the cache):
 //! tags pushed with a real OCI client (oci-client, through driftless-oci) are listed page by
 //! page, the default exclusion drops signature tags, the tag store keeps the rest, and an
-//! ImagePolicy's selector picks the right one — then the newer tag once it is pushed. Wrong
+//! ImagePolicy's selector picks the right one — then the newer tag once it is pushed, with its
+//! digest looked up as `digestReflectionPolicy: IfNotPresent` asks. Wrong
 //! credentials and a dead registry come back with Flux's reasons.
 //!
 //! No Kubernetes here: this is the library the ImageRepository/ImagePolicy reconcilers use.
@@ -10,8 +11,11 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use bytes::Bytes;
-use driftless_api::image::{ImagePolicyChoice, SemVerPolicy, TagFilter};
+use driftless_api::image::{
+    ImagePolicyChoice, ImageRef, ReflectionPolicy, SemVerPolicy, TagFilter,
+};
 use driftless_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions};
+use driftless_image_automation_controller::latest;
 use driftless_image_automation_controller::policy::TagSelector;
 use driftless_image_automation_controller::scan::{self, StoreKey, TagStore};
 use driftless_oci::{Artifact, Blob, ClientOptions, Credentials, RegistryClient, Repository};
@@ -89,7 +93,36 @@ async fn pushed_tags_are_scanned_paged_stored_and_chosen() -> Result<()> {
     assert_eq!(rescanned.tag_count, 6);
     assert_ne!(rescanned.revision, scanned.revision);
     let tags = store.load(&KEY)?.expect("stored");
-    assert_eq!(selector.latest(tags.iter().map(String::as_str))?, "1.3.0");
+    let chosen = selector.latest(tags.iter().map(String::as_str))?;
+    assert_eq!(chosen, "1.3.0");
+
+    // digestReflectionPolicy IfNotPresent: the chosen tag's digest is looked up (HEAD) and
+    // recorded; the old latestRef becomes observedPreviousRef.
+    let old = ImageRef {
+        name: repo.name(),
+        tag: "1.2.0".into(),
+        digest: None,
+    };
+    let policy = ReflectionPolicy::IfNotPresent;
+    assert!(latest::needs_digest(
+        policy,
+        Some(&old),
+        &repo.name(),
+        chosen
+    ));
+    let digest = client.resolve(&repo, chosen).await?;
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert_ne!(digest, client.resolve(&repo, "1.2.0").await?);
+    let (latest_ref, previous) = latest::next_refs(
+        policy,
+        Some(&old),
+        None,
+        &repo.name(),
+        chosen,
+        Some(digest.clone()),
+    );
+    assert_eq!(latest_ref.digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(previous, Some(old));
 
     // A user exclusion list replaces the default; a filter that matches nothing says so.
     let only_releases = scan::scan(&client, &repo, &["-rc".to_string()], &store, &KEY).await?;

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The pure engines live here and are tested by data, no cluster needed:
-//! - [`policy`]: which tag an ImagePolicy chooses;
+//! - [`policy`]: which tag an ImagePolicy chooses; [`latest`]: its `latestRef`/`observedPreviousRef`
+//!   and when the digest is looked up;
 //! - [`setters`]: rewriting `# {"$imagepolicy": "ns:name"}` markers in YAML files, byte for
 //!   byte faithful outside the marked values;
 //! - [`message`]: the commit message from `messageTemplate` with Flux's template data;
@@ -16,6 +17,7 @@
 #![deny(warnings, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod latest;
 pub mod message;
 pub mod policy;
 pub mod scan;
