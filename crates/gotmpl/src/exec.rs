@@ -428,7 +428,12 @@ impl<'t> State<'t> {
     fn walk_range(&mut self, dot: &Rv, b: &'t Branch) -> R<()> {
         let mark = self.vars.len();
         self.at(NodeRef::Pipe(&b.pipe));
-        let val = match self.eval_pipeline(dot, &b.pipe)? {
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let entries = match &val {
+            Rv::Val(Value::Object(o)) => o.entries(),
+            _ => None,
+        };
+        let val = match val {
             Rv::Val(v @ Value::Object(_)) => Rv::Val(v.as_collection().into_owned()),
             v => v,
         };
@@ -463,6 +468,18 @@ impl<'t> State<'t> {
             r
         };
         let result: R<()> = (|| {
+            if let Some(entries) = entries {
+                for (k, v) in entries {
+                    ran = true;
+                    if let Flow::Break = one(self, k, v)? {
+                        break;
+                    }
+                }
+                if !ran && let Some(e) = &b.else_list {
+                    self.walk(dot, e)?;
+                }
+                return Ok(());
+            }
             match &val {
                 Rv::Invalid => {}
                 Rv::Val(Value::List(l)) => {

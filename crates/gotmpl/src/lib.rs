@@ -307,6 +307,14 @@ impl Templates {
         self
     }
 
+    /// Removes a function, so that templates calling it fail to parse as in Go when the
+    /// function map lacks it (Flux's commit messages use Sprig's hermetic subset: no clock,
+    /// no randomness).
+    pub fn remove_func(&mut self, name: &str) -> &mut Self {
+        Arc::make_mut(&mut self.funcs).remove(name);
+        self
+    }
+
     /// Whether a function of that name exists.
     pub fn has_func(&self, name: &str) -> bool {
         self.funcs.contains_key(name) || funcs::is_builtin(name)

@@ -201,6 +201,12 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn kind_name(&self) -> &'static str {
         "struct"
     }
+    /// For a Go map whose keys are not strings (a struct-keyed map such as Flux's
+    /// `ObjectChanges`): the (key, element) pairs `range` visits, already in Go's sorted key
+    /// order. `None` for anything else.
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        None
+    }
 }
 
 /// A Go slice or map of a named element type: `[]string` (`splitList`, `keys`, `sortAlpha`,
