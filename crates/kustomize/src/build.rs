@@ -10,6 +10,7 @@ use crate::fieldspec::{CustomConfig, FieldSpec};
 use crate::generators;
 use crate::loader::{Loader, looks_remote};
 use crate::patch::{self, PatchBody};
+use crate::plugins;
 use crate::remote::{self, RemoteFetcher, RemoteTarget};
 use crate::replacements;
 use crate::resource::{Origin, Resource};
@@ -519,7 +520,7 @@ impl<'o> Builder<'o> {
                     })?;
             }
         }
-        for field in ["generators", "transformers", "validators", "helmCharts"] {
+        for field in ["validators", "helmCharts"] {
             if !seq(&k, field)?.is_empty() {
                 return Err(Error::Kustomization {
                     path: k.file.clone(),
@@ -546,6 +547,10 @@ impl<'o> Builder<'o> {
                 });
                 self.absorb_generated(&ctx, acc, &mut r)?;
             }
+        }
+        for config in self.plugin_configs(&loader, &k, "generators")? {
+            let mut r = plugins::generate(&ctx, &loader, &config)?;
+            self.absorb_generated(&ctx, acc, &mut r)?;
         }
 
         // Transformers, in kustomize's order.
@@ -694,28 +699,49 @@ impl<'o> Builder<'o> {
             transform::images(&mut acc.resources, &rules, &self.config.images);
         }
         for r in seq(&k, "replacements")? {
-            let spec = match r.get_str(&["path"]) {
-                Some(path) => {
-                    let text = loader.read_string(path)?;
-                    crate::yaml::parse_one(&text).map_err(|message| Error::Yaml {
-                        path: loader.root().join(path),
-                        message,
-                    })?
-                }
-                None => r.clone(),
-            };
-            let specs = match spec {
-                Value::Seq(items) => items,
-                other => vec![other],
-            };
-            for s in &specs {
+            for s in &plugins::replacement_specs(&loader, r)? {
                 replacements::apply(&ctx, &mut acc.resources, s)?;
             }
+        }
+        // kustomize runs the listed transformer configs after those its fields configure.
+        for config in self.plugin_configs(&loader, &k, "transformers")? {
+            plugins::transform(&ctx, &loader, &mut acc.resources, &config)?;
         }
         for v in seq(&k, "vars")? {
             acc.vars.push(vars::Var::from_value(&ctx, v)?);
         }
         Ok(k)
+    }
+
+    /// The plugin configs a `generators`/`transformers` list names: inline YAML, files, or
+    /// kustomization directories whose build output is the configs (as kustomize allows).
+    fn plugin_configs(&mut self, loader: &Loader, k: &Kust, field: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for entry in str_list(k, field)? {
+            let (text, path) = if entry.contains('\n') {
+                (entry.clone(), k.file.clone())
+            } else {
+                let path = k.dir.join(&entry);
+                let real = path.canonicalize().map_err(|e| Error::MissingResource {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                self.check_confined(&real)?;
+                if real.is_dir() {
+                    let mut sub = Acc::default();
+                    self.accumulate(&real, &mut sub, false)?;
+                    out.extend(sub.resources.into_iter().map(Resource::into_object));
+                    continue;
+                }
+                (loader.read_string(&entry)?, real)
+            };
+            let docs = crate::yaml::parse_documents(&text).map_err(|message| Error::Yaml {
+                path: path.clone(),
+                message,
+            })?;
+            out.extend(docs.into_iter().filter(|d| !d.is_null()));
+        }
+        Ok(out)
     }
 
     fn accumulate_entry(

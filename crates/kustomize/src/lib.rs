@@ -10,10 +10,11 @@
 //!                                   │       RemoteFetcher, then built like local ones)
 //!                                   │   ◀── components (act on the accumulated set)
 //!                                   ▼
-//!                        generators (ConfigMap/Secret)
+//!          generators (ConfigMap/Secret; then built-in `generators:` configs)
 //!                                   ▼
 //!   transformers: patchesStrategicMerge → patches → namespace → prefix/suffix → labels
 //!                 → annotations → patchesJson6902 → replicas → images → replacements
+//!                 → built-in `transformers:` configs
 //!                                   ▼ (top level only)
 //!          content hashes → name references → vars → buildMetadata → sort
 //! ```
@@ -25,6 +26,7 @@ mod generators;
 mod jsonpatch;
 mod loader;
 mod patch;
+mod plugins;
 mod remote;
 mod replacements;
 mod resource;
