@@ -498,7 +498,16 @@ impl<'o> Builder<'o> {
             self.accumulate(&real, acc, true)?;
         }
         for f in str_list(&k, "crds")? {
-            loader.read_bytes(&f)?;
+            let text = loader.read_string(&f)?;
+            let path = loader.root().join(&f);
+            let doc =
+                crate::crds::to_configuration(&text).map_err(|message| Error::Kustomization {
+                    path: path.clone(),
+                    message: format!("crds: {message}"),
+                })?;
+            self.config
+                .add(&doc)
+                .map_err(|message| Error::Kustomization { path, message })?;
         }
         if let Some(Value::Map(m)) = k.doc.get("openapi")
             && let Some(p) = m.get("path").and_then(Value::as_str)

@@ -20,6 +20,7 @@
 //! ```
 
 mod build;
+mod crds;
 mod error;
 mod fieldspec;
 mod generators;

@@ -440,3 +440,20 @@ fn missing_transformer_config_file_is_named() {
     );
     assert!(msg.contains("nope.yaml"), "{msg}");
 }
+
+#[test]
+fn crds_file_that_is_not_definitions_names_the_file() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\ncrds: [crd.yaml]\n",
+            ),
+            ("cm.yaml", CM),
+            ("crd.yaml", "- just\n- a list\n"),
+        ],
+        ".",
+    );
+    assert!(msg.contains("crd.yaml"), "{msg}");
+    assert!(msg.contains("OpenAPI definitions"), "{msg}");
+}
