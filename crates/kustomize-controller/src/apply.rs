@@ -158,3 +158,20 @@ pub async fn health(
     .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
     Ok(true)
 }
+
+/// `deletionPolicy: WaitForTermination`: waits, within `spec.timeout`, until the objects the
+/// deletion removed are gone (their finalizers done), before the Kustomization may go.
+pub async fn wait_terminated(
+    applier: &Applier,
+    k: &Kustomization,
+    deleted: &ChangeSet,
+) -> Result<(), driftless_core::apply::ApplyError> {
+    let objects: Vec<ObjectRef> = deleted
+        .changes
+        .iter()
+        .filter(|c| c.action == driftless_core::apply::Action::Deleted)
+        .map(|c| c.object.clone())
+        .collect();
+    let timeout = crate::parse_duration(k.spec.timeout.as_deref(), crate::interval(k));
+    applier.wait_deleted(&objects, timeout).await
+}

@@ -9,6 +9,9 @@ use std::str::FromStr;
 pub struct FeatureGates {
     /// An unset `${var}` without default fails the build instead of becoming empty.
     pub strict_post_build_substitutions: bool,
+    /// A `dependsOn[].readyExpr` must hold in addition to the dependency being Ready, instead
+    /// of replacing that check.
+    pub additive_cel_dependency_check: bool,
     /// Gates named in the flag that have no effect here.
     pub ignored: Vec<String>,
 }
@@ -33,6 +36,7 @@ impl FromStr for FeatureGates {
             };
             match name.trim() {
                 "StrictPostBuildSubstitutions" => gates.strict_post_build_substitutions = on,
+                "AdditiveCELDependencyCheck" => gates.additive_cel_dependency_check = on,
                 other => gates.ignored.push(other.to_owned()),
             }
         }
@@ -54,6 +58,8 @@ mod tests {
         assert_eq!(g.ignored, ["GroupChangeLog"]);
         let g: FeatureGates = "StrictPostBuildSubstitutions=False".parse().expect("valid");
         assert!(!g.strict_post_build_substitutions);
+        let g: FeatureGates = "AdditiveCELDependencyCheck=true".parse().expect("valid");
+        assert!(g.additive_cel_dependency_check && g.ignored.is_empty());
     }
 
     #[test]

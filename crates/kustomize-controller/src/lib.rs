@@ -208,10 +208,24 @@ async fn finalize(api: &Api<Kustomization>, k: &Kustomization, ctx: &Ctx) -> Res
                 return remove_finalizer(api, k).await;
             }
         };
-        if let Err(e) = applier.delete_all(&inv.entries, &apply::owner(k)).await {
+        let deleted = match applier.delete_all(&inv.entries, &apply::owner(k)).await {
+            Ok(changes) => changes,
+            Err(e) => {
+                tracing::warn!(
+                    kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
+                    name = %k.name_any(), error = %e, "deleting the inventory failed; retrying"
+                );
+                return Ok(ctx.requeue.failure(k));
+            }
+        };
+        if k.spec.deletion_policy == Some(DeletionPolicy::WaitForTermination)
+            && let Err(e) = apply::wait_terminated(&applier, k, &deleted).await
+        {
+            // The finalizer stays: the Kustomization is gone only once its objects are.
             tracing::warn!(
                 kind = "Kustomization", namespace = %k.namespace().unwrap_or_default(),
-                name = %k.name_any(), error = %e, "deleting the inventory failed; retrying"
+                name = %k.name_any(), error = %e,
+                "deletionPolicy WaitForTermination: objects not terminated yet; retrying"
             );
             return Ok(ctx.requeue.failure(k));
         }

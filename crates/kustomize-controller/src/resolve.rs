@@ -2,7 +2,10 @@
 
 use crate::{Ctx, error::Failure};
 use driftless_api::kustomize::{Kustomization, KustomizationSourceKind};
-use driftless_core::conditions::{self, reasons};
+use driftless_core::{
+    conditions::{self, reasons},
+    health::BoolExpr,
+};
 use kube::{
     Api, ResourceExt,
     api::{ApiResource, DynamicObject, GroupVersionKind},
@@ -14,13 +17,21 @@ pub struct SourceArtifact {
     pub url: String,
     pub revision: String,
     pub digest: String,
+    /// Where the artifact's content came from, when the source says (an OCI artifact pushed
+    /// by `flux push artifact` records the commit it was built from): Flux reports it as
+    /// `status.lastAppliedOriginRevision`.
+    pub origin_revision: Option<String>,
 }
+
+/// The artifact metadata key that holds the origin revision, as Flux reads it.
+const ORIGIN_REVISION_KEY: &str = "org.opencontainers.image.revision";
 
 /// Fails with `DependencyNotReady` unless every `dependsOn` Kustomization is Ready at its
 /// current generation.
 pub async fn dependencies(ctx: &Ctx, k: &Kustomization) -> Result<(), Failure> {
     let ns = k.namespace().unwrap_or_default();
-    for dep in k.spec.depends_on.iter().flatten() {
+    let exprs = ready_exprs(k)?;
+    for (dep, expr) in k.spec.depends_on.iter().flatten().zip(exprs) {
         let dep_ns = dep.namespace.clone().unwrap_or_else(|| ns.clone());
         if ctx.no_cross_namespace_refs && dep_ns != ns {
             return Err(Failure::stalled(
@@ -45,11 +56,55 @@ pub async fn dependencies(ctx: &Ctx, k: &Kustomization) -> Result<(), Failure> {
             .await
             .map_err(|e| not_ready(&e.to_string()))?
             .ok_or_else(|| not_ready("not found"))?;
-        if !ready_at_generation(&found) {
+        let Some(expr) = expr else {
+            if !ready_at_generation(&found) {
+                return Err(not_ready("not Ready at its current generation"));
+            }
+            continue;
+        };
+        if ctx.features.additive_cel_dependency_check && !ready_at_generation(&found) {
             return Err(not_ready("not Ready at its current generation"));
+        }
+        match ready_by_expr(&expr, &found, k) {
+            Ok(true) => {}
+            Ok(false) => return Err(not_ready("its readyExpr is false")),
+            Err(message) => return Err(not_ready(&format!("readyExpr {message}"))),
         }
     }
     Ok(())
+}
+
+/// The compiled `dependsOn[].readyExpr`s, one per entry (`None` without one). An expression
+/// that does not compile stalls the Kustomization: only an edit fixes it.
+fn ready_exprs(k: &Kustomization) -> Result<Vec<Option<BoolExpr>>, Failure> {
+    k.spec
+        .depends_on
+        .iter()
+        .flatten()
+        .map(|dep| match dep.ready_expr.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => BoolExpr::compile(text, &READY_EXPR_VARIABLES)
+                .map(Some)
+                .map_err(|e| {
+                    Failure::stalled(
+                        reasons::INVALID_CEL_EXPRESSION,
+                        format!("dependsOn '{}': invalid readyExpr {text:?}: {e}", dep.name),
+                    )
+                }),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// As in Flux: `self` is the dependency, `dep` the Kustomization that depends on it.
+const READY_EXPR_VARIABLES: [&str; 2] = ["self", "dep"];
+
+fn ready_by_expr(
+    expr: &BoolExpr,
+    dependency: &Kustomization,
+    k: &Kustomization,
+) -> Result<bool, String> {
+    let json = |o: &Kustomization| serde_json::to_value(o).map_err(|e| e.to_string());
+    expr.evaluate(&[("self", &json(dependency)?), ("dep", &json(k)?)])
 }
 
 /// Whether `k` is Ready for its current generation: what a dependent waits for.
@@ -110,6 +165,12 @@ pub async fn source(ctx: &Ctx, k: &Kustomization) -> Result<SourceArtifact, Fail
             url,
             revision,
             digest,
+            origin_revision: artifact
+                .and_then(|a| a.get("metadata"))
+                .and_then(|m| m.get(ORIGIN_REVISION_KEY))
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
         }),
         (false, ..) => Err(fail(format!("Source {subject} is not ready"))),
         _ => Err(fail(format!("Source {subject} has no artifact"))),

@@ -62,6 +62,7 @@ async fn run(
     );
     if result.is_ok() {
         status.last_applied_revision = Some(artifact.revision);
+        status.last_applied_origin_revision = artifact.origin_revision;
     }
     result
 }
