@@ -106,6 +106,28 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
     transform::add_hashes(&mut acc.resources);
     transform::fix_name_references(&mut acc.resources, &b.config.name_refs);
     vars::resolve(&mut acc.resources, &acc.vars, &b.config.var_refs)?;
+    for option in seq(&kust, "buildMetadata")? {
+        match option.as_str() {
+            Some("managedByLabel" | "originAnnotations") => {}
+            Some("transformerAnnotations") => {
+                return Err(Error::Kustomization {
+                    path: kust.file.clone(),
+                    message: "buildMetadata 'transformerAnnotations' is not supported; \
+                              'originAnnotations' and 'managedByLabel' are"
+                        .into(),
+                });
+            }
+            other => {
+                return Err(Error::Kustomization {
+                    path: kust.file.clone(),
+                    message: format!(
+                        "unknown buildMetadata option {other:?}; kustomize knows \
+                         'originAnnotations', 'transformerAnnotations' and 'managedByLabel'"
+                    ),
+                });
+            }
+        }
+    }
     if let Some(Value::Seq(meta)) = kust.doc.get("buildMetadata")
         && meta.iter().any(|m| m.as_str() == Some("managedByLabel"))
     {
@@ -512,7 +534,16 @@ impl<'o> Builder<'o> {
         if let Some(Value::Map(m)) = k.doc.get("openapi")
             && let Some(p) = m.get("path").and_then(Value::as_str)
         {
-            loader.read_bytes(p)?;
+            // Silently building with the built-in schema would merge patches of custom kinds
+            // differently from kustomize; say so instead.
+            return Err(Error::Kustomization {
+                path: k.file.clone(),
+                message: format!(
+                    "openapi.path {p:?}: custom OpenAPI schemas are not supported; strategic-merge \
+                     patches of custom kinds replace lists as kustomize does without a schema, so \
+                     drop 'openapi' and patch list items with JSON 6902 operations"
+                ),
+            });
         }
         for f in str_list(&k, "configurations")? {
             let text = loader.read_string(&f)?;

@@ -457,3 +457,33 @@ fn crds_file_that_is_not_definitions_names_the_file() {
     assert!(msg.contains("crd.yaml"), "{msg}");
     assert!(msg.contains("OpenAPI definitions"), "{msg}");
 }
+
+#[test]
+fn unsupported_build_metadata_and_openapi_schemas_are_refused() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nbuildMetadata: [transformerAnnotations]\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(msg.contains("transformerAnnotations"), "{msg}");
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nopenapi:\n  path: schema.json\n",
+            ),
+            ("cm.yaml", CM),
+            ("schema.json", "{\"definitions\": {}}"),
+        ],
+        ".",
+    );
+    assert!(
+        msg.contains("custom OpenAPI schemas are not supported"),
+        "{msg}"
+    );
+}
