@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use driftless_api::kustomize::Kustomization;
 use driftless_api::source::ExternalArtifact;
-use driftless_e2e::flux::{FluxControllers, condition, create_git_source, create_kustomization};
+use driftless_e2e::flux::{
+    FluxControllers, condition, create_from_repo as create, create_git_source, has_condition as is,
+};
 use driftless_e2e::git_server::GitServer;
 use driftless_e2e::source::ready_revision;
 use driftless_e2e::{TestEnv, TestNamespace, wait};
@@ -16,31 +18,6 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-
-async fn create(
-    api: &Api<Kustomization>,
-    ns: &TestNamespace,
-    name: &str,
-    spec: serde_json::Value,
-) -> anyhow::Result<()> {
-    create_kustomization(
-        api,
-        ns,
-        name,
-        serde_json::json!({
-            "interval": "10m",
-            "prune": true,
-            "targetNamespace": ns.name(),
-            "sourceRef": {"kind": "GitRepository", "name": "repo"},
-        }),
-        spec,
-    )
-    .await
-}
-
-fn is(k: &Kustomization, type_: &str, status: &str, reason: &str) -> bool {
-    condition(k, type_).is_some_and(|(s, r, _)| s == status && r == reason)
-}
 
 fn cm(name: &str, extra_metadata: &str) -> Vec<u8> {
     format!(
@@ -92,16 +69,11 @@ async fn ready_expr_gates_the_dependent() -> anyhow::Result<()> {
     // The dependent asks more than Ready: the dependency must carry its own release label.
     let expr = "has(self.metadata.labels) && 'release' in self.metadata.labels \
                 && self.metadata.labels['release'] == dep.metadata.labels['release']";
-    create_kustomization(
+    create(
         &api,
         &ns,
         "app",
-        serde_json::json!({
-            "interval": "10m", "prune": true, "targetNamespace": ns.name(),
-            "sourceRef": {"kind": "GitRepository", "name": "repo"}, "path": "./app",
-            "dependsOn": [{"name": "base", "readyExpr": expr}],
-        }),
-        serde_json::json!({}),
+        serde_json::json!({"path": "./app", "dependsOn": [{"name": "base", "readyExpr": expr}]}),
     )
     .await?;
     // The label lives on the object, not the spec: set it after creation.

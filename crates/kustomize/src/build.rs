@@ -753,6 +753,16 @@ impl<'o> Builder<'o> {
         Ok(k)
     }
 
+    /// The real path of a local entry, which must exist and stay within the confinement.
+    fn resolve_local(&self, path: &Path) -> Result<PathBuf> {
+        let real = path.canonicalize().map_err(|e| Error::MissingResource {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        self.check_confined(&real)?;
+        Ok(real)
+    }
+
     /// The plugin configs a `generators`/`transformers` list names: inline YAML, files, or
     /// kustomization directories whose build output is the configs (as kustomize allows).
     fn plugin_configs(&mut self, loader: &Loader, k: &Kust, field: &str) -> Result<Vec<Value>> {
@@ -761,12 +771,7 @@ impl<'o> Builder<'o> {
             let (text, path) = if entry.contains('\n') {
                 (entry.clone(), k.file.clone())
             } else {
-                let path = k.dir.join(&entry);
-                let real = path.canonicalize().map_err(|e| Error::MissingResource {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                self.check_confined(&real)?;
+                let real = self.resolve_local(&k.dir.join(&entry))?;
                 if real.is_dir() {
                     let mut sub = Acc::default();
                     self.accumulate(&real, &mut sub, false)?;
@@ -795,11 +800,7 @@ impl<'o> Builder<'o> {
         if !path.exists() && looks_remote(entry) {
             return self.accumulate_remote(k, entry, acc, false);
         }
-        let real = path.canonicalize().map_err(|e| Error::MissingResource {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        self.check_confined(&real)?;
+        let real = self.resolve_local(&path)?;
         if real.is_dir() {
             if find_kustomization_file(&real).is_none() && self.given_kustomization(&real).is_none()
             {
