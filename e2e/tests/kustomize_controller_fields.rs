@@ -1,7 +1,8 @@
 //! kustomize-controller end to end, Kustomization fields that once were accepted and ignored:
 //! `dependsOn[].readyExpr` gating a dependent, `deletionPolicy: WaitForTermination` keeping the
-//! Kustomization until its objects are gone, and `status.lastAppliedOriginRevision` from the
-//! source artifact's metadata. Real control plane, git server, source-controller.
+//! Kustomization until its objects are gone, `status.lastAppliedOriginRevision` from the
+//! source artifact's metadata, and `buildMetadata` (origin annotations applied, transformer
+//! annotations refused). Real control plane, git server, source-controller.
 
 use std::time::Duration;
 
@@ -265,6 +266,53 @@ async fn last_applied_origin_revision_comes_from_the_artifact_metadata() -> anyh
     })
     .await?;
     assert_eq!(k.status.and_then(|s| s.last_applied_origin_revision), None);
+    controllers.kustomize.ensure_running()?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn build_metadata_origin_annotations_are_applied_and_transformer_annotations_refused()
+-> anyhow::Result<()> {
+    let (_server, env, ns, mut controllers) = setup("kc-buildmeta", &[]).await?;
+    let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), ns.name());
+    create(
+        &api,
+        &ns,
+        "origins",
+        serde_json::json!({"path": "./app", "buildMetadata": ["originAnnotations"]}),
+    )
+    .await?;
+    wait::wait_for(&api, "origins", TIMEOUT, "become Ready", |k| {
+        is(k, "Ready", "True", "ReconciliationSucceeded")
+    })
+    .await?;
+    let cm = cms.get("app-cfg").await?;
+    let origin = cm
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .remove("config.kubernetes.io/origin");
+    assert_eq!(origin.as_deref(), Some("path: cm.yaml\n"));
+
+    create(
+        &api,
+        &ns,
+        "transformers",
+        serde_json::json!({"path": "./base", "namePrefix": "t-",
+            "buildMetadata": ["transformerAnnotations"]}),
+    )
+    .await?;
+    let k = wait::wait_for(&api, "transformers", TIMEOUT, "refuse the option", |k| {
+        is(k, "Ready", "False", "BuildFailed")
+    })
+    .await?;
+    assert!(
+        condition(&k, "Ready").is_some_and(|c| c.2.contains("transformerAnnotations")),
+        "{:?}",
+        condition(&k, "Ready")
+    );
+    assert!(cms.get_opt("t-base-cfg").await?.is_none());
     controllers.kustomize.ensure_running()?;
     Ok(())
 }
