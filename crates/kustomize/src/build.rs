@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::fieldspec::{CustomConfig, FieldSpec};
 use crate::generators;
 use crate::loader::{Loader, looks_remote};
+use crate::openapi::Schema;
 use crate::patch::{self, PatchBody};
 use crate::plugins;
 use crate::remote::{self, RemoteFetcher, RemoteTarget};
@@ -100,6 +101,7 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
         root: root.clone(),
         stack: Vec::new(),
         config: CustomConfig::default(),
+        schema: None,
     };
     let mut acc = Acc::default();
     let kust = b.accumulate(&root, &mut acc, false)?;
@@ -177,6 +179,9 @@ struct Builder<'o> {
     stack: Vec<PathBuf>,
     /// Field specs added by `configurations:` anywhere in the build.
     config: CustomConfig,
+    /// The custom schema of an `openapi:` field, from the moment its kustomization is loaded
+    /// on (kustomize's is process-wide, set at load time).
+    schema: Option<Arc<Schema>>,
 }
 
 /// Relative path from directory `from` to `to` (both canonical), `/`-separated.
@@ -500,6 +505,16 @@ impl<'o> Builder<'o> {
         }
         let loader = Loader::new(dir.to_path_buf());
         let ctx = k.file.display().to_string();
+        if let Some(Value::Map(m)) = k.doc.get("openapi")
+            && let Some(p) = m.get("path").and_then(Value::as_str)
+        {
+            let text = loader.read_string(p)?;
+            let schema = Schema::parse(&text).map_err(|message| Error::Kustomization {
+                path: loader.root().join(p),
+                message: format!("openapi: {message}"),
+            })?;
+            self.schema = Some(Arc::new(schema));
+        }
 
         let mut entries = str_list(&k, "resources")?;
         entries.extend(str_list(&k, "bases")?);
@@ -530,20 +545,6 @@ impl<'o> Builder<'o> {
             self.config
                 .add(&doc)
                 .map_err(|message| Error::Kustomization { path, message })?;
-        }
-        if let Some(Value::Map(m)) = k.doc.get("openapi")
-            && let Some(p) = m.get("path").and_then(Value::as_str)
-        {
-            // Silently building with the built-in schema would merge patches of custom kinds
-            // differently from kustomize; say so instead.
-            return Err(Error::Kustomization {
-                path: k.file.clone(),
-                message: format!(
-                    "openapi.path {p:?}: custom OpenAPI schemas are not supported; strategic-merge \
-                     patches of custom kinds replace lists as kustomize does without a schema, so \
-                     drop 'openapi' and patch list items with JSON 6902 operations"
-                ),
-            });
         }
         for f in str_list(&k, "configurations")? {
             let text = loader.read_string(&f)?;
@@ -603,7 +604,12 @@ impl<'o> Builder<'o> {
             match patch::parse_body(&ctx, &text)? {
                 PatchBody::Strategic(docs) => {
                     for doc in docs {
-                        patch::apply_self_targeted(&ctx, &mut acc.resources, &doc)?;
+                        patch::apply_self_targeted(
+                            &ctx,
+                            &mut acc.resources,
+                            &doc,
+                            self.schema.as_deref(),
+                        )?;
                     }
                 }
                 PatchBody::Json(_) => {
@@ -633,6 +639,7 @@ impl<'o> Builder<'o> {
                 &body,
                 target.as_ref(),
                 p.get("options"),
+                self.schema.as_deref(),
             )?;
         }
         if let Some(ns) = k.doc.get("namespace").and_then(Value::scalar_text)
@@ -709,7 +716,14 @@ impl<'o> Builder<'o> {
                 .get("target")
                 .ok_or_else(|| Error::invalid(&ctx, "patchesJson6902 entry needs a target"))?;
             let sel = Selector::from_value(&ctx, target)?;
-            patch::apply_patch(&ctx, &mut acc.resources, &body, Some(&sel), None)?;
+            patch::apply_patch(
+                &ctx,
+                &mut acc.resources,
+                &body,
+                Some(&sel),
+                None,
+                self.schema.as_deref(),
+            )?;
         }
         for r in seq(&k, "replicas")? {
             let name = r
@@ -745,7 +759,13 @@ impl<'o> Builder<'o> {
         }
         // kustomize runs the listed transformer configs after those its fields configure.
         for config in self.plugin_configs(&loader, &k, "transformers")? {
-            plugins::transform(&ctx, &loader, &mut acc.resources, &config)?;
+            plugins::transform(
+                &ctx,
+                &loader,
+                &mut acc.resources,
+                &config,
+                self.schema.as_deref(),
+            )?;
         }
         for v in seq(&k, "vars")? {
             acc.vars.push(vars::Var::from_value(&ctx, v)?);

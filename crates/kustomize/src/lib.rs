@@ -26,6 +26,7 @@ mod fieldspec;
 mod generators;
 mod jsonpatch;
 mod loader;
+mod openapi;
 mod patch;
 mod plugins;
 mod remote;

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::fieldspec::{FieldSpec, visit};
 use crate::generators;
 use crate::loader::Loader;
+use crate::openapi::Schema;
 use crate::patch::{self, PatchBody};
 use crate::replacements;
 use crate::resource::Resource;
@@ -123,6 +124,7 @@ pub(crate) fn transform(
     loader: &Loader,
     resources: &mut Vec<Resource>,
     config: &Value,
+    schema: Option<&Schema>,
 ) -> Result<()> {
     let kind = builtin_kind(ctx, "transformers", config)?;
     let specs = field_specs(config);
@@ -199,6 +201,7 @@ pub(crate) fn transform(
                 &body,
                 target.as_ref(),
                 config.get("options"),
+                schema,
             )?;
         }
         "PatchStrategicMergeTransformer" => {
@@ -219,7 +222,7 @@ pub(crate) fn transform(
                 match patch::parse_body(ctx, &body)? {
                     PatchBody::Strategic(docs) => {
                         for doc in docs {
-                            patch::apply_self_targeted(ctx, resources, &doc)?;
+                            patch::apply_self_targeted(ctx, resources, &doc, schema)?;
                         }
                     }
                     PatchBody::Json(_) => {
@@ -252,7 +255,14 @@ pub(crate) fn transform(
                 .get("target")
                 .ok_or_else(|| Error::invalid(ctx, "PatchJson6902Transformer needs a target"))?;
             let sel = Selector::from_value(ctx, target)?;
-            patch::apply_patch(ctx, resources, &PatchBody::Json(ops), Some(&sel), None)?;
+            patch::apply_patch(
+                ctx,
+                resources,
+                &PatchBody::Json(ops),
+                Some(&sel),
+                None,
+                schema,
+            )?;
         }
         "ReplacementTransformer" => {
             let list = config.get("replacements").and_then(Value::as_seq);

@@ -459,7 +459,7 @@ fn crds_file_that_is_not_definitions_names_the_file() {
 }
 
 #[test]
-fn unsupported_build_metadata_and_openapi_schemas_are_refused() {
+fn unsupported_build_metadata_and_invalid_openapi_schemas_are_refused() {
     let (_, msg) = build_err(
         &[
             (
@@ -478,12 +478,12 @@ fn unsupported_build_metadata_and_openapi_schemas_are_refused() {
                 "resources: [cm.yaml]\nopenapi:\n  path: schema.json\n",
             ),
             ("cm.yaml", CM),
-            ("schema.json", "{\"definitions\": {}}"),
+            ("schema.json", "[\"not\", \"a schema\"]"),
         ],
         ".",
     );
     assert!(
-        msg.contains("custom OpenAPI schemas are not supported"),
+        msg.contains("schema.json") && msg.contains("definitions"),
         "{msg}"
     );
 }
