@@ -506,6 +506,20 @@ impl<'o> Builder<'o> {
         let loader = Loader::new(dir.to_path_buf());
         let ctx = k.file.display().to_string();
         if let Some(Value::Map(m)) = k.doc.get("openapi")
+            && let Some(v) = m.get("version").and_then(Value::scalar_text)
+            && !v.is_empty()
+            && v != "v1.21.2"
+        {
+            // kustomize v5.5 has one built-in schema version besides its default.
+            return Err(Error::Kustomization {
+                path: k.file.clone(),
+                message: format!(
+                    "openapi.version {v:?}: the specified OpenAPI version is not built in \
+                     (v1.21.2 is)"
+                ),
+            });
+        }
+        if let Some(Value::Map(m)) = k.doc.get("openapi")
             && let Some(p) = m.get("path").and_then(Value::as_str)
         {
             let text = loader.read_string(p)?;

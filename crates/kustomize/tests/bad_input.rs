@@ -487,3 +487,21 @@ fn unsupported_build_metadata_and_invalid_openapi_schemas_are_refused() {
         "{msg}"
     );
 }
+
+#[test]
+fn openapi_version_not_built_in_is_refused() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nopenapi:\n  version: v1.99.0\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(
+        msg.contains("v1.99.0") && msg.contains("not built in"),
+        "{msg}"
+    );
+}
