@@ -126,6 +126,28 @@ where
     Ok(())
 }
 
+/// Creates Kustomization `name` in `ns` from GitRepository `repo` (interval 10m, prune,
+/// `targetNamespace` the test namespace), with the fields of `spec` laid over that.
+pub async fn create_from_repo(
+    api: &Api<Kustomization>,
+    ns: &TestNamespace,
+    name: &str,
+    spec: serde_json::Value,
+) -> anyhow::Result<()> {
+    let defaults = serde_json::json!({
+        "interval": "10m",
+        "prune": true,
+        "targetNamespace": ns.name(),
+        "sourceRef": {"kind": "GitRepository", "name": "repo"},
+    });
+    create_labelled(api, ns, name, defaults, spec).await
+}
+
+/// Whether condition `type_` of `k` has `status` and `reason`.
+pub fn has_condition(k: &Kustomization, type_: &str, status: &str, reason: &str) -> bool {
+    condition(k, type_).is_some_and(|(s, r, _)| s == status && r == reason)
+}
+
 /// The `(status, reason, message)` of condition `type_`, when present.
 pub fn condition(k: &Kustomization, type_: &str) -> Option<(String, String, String)> {
     find_condition(k.status.as_ref()?.conditions.as_deref()?, type_)

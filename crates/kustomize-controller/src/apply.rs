@@ -163,3 +163,20 @@ pub async fn health(
     .await
     .map_err(|e| StepError::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))
 }
+
+/// `deletionPolicy: WaitForTermination`: waits, within `spec.timeout`, until the objects the
+/// deletion removed are gone (their finalizers done), before the Kustomization may go.
+pub async fn wait_terminated(
+    applier: &Applier,
+    k: &Kustomization,
+    deleted: &ChangeSet,
+) -> Result<(), driftless_core::apply::ApplyError> {
+    let objects: Vec<ObjectRef> = deleted
+        .changes
+        .iter()
+        .filter(|c| c.action == driftless_core::apply::Action::Deleted)
+        .map(|c| c.object.clone())
+        .collect();
+    let timeout = driftless_core::reconcile::parse_or(k.spec.timeout.as_deref(), driftless_core::reconcile::interval(k));
+    applier.wait_deleted(&objects, timeout).await
+}

@@ -8,7 +8,7 @@ use crate::{
 };
 use driftless_api::{
     common::ValuesKind,
-    kustomize::{Kustomization, SubstituteStrategy},
+    kustomize::{BuildMetadata, Kustomization, SubstituteStrategy},
 };
 use driftless_core::conditions::reasons;
 use driftless_kustomize::{self as kz, KUSTOMIZATION_FILE_NAMES, Map, Value};
@@ -294,7 +294,22 @@ fn overlay(file: &Path, text: &str, k: &Kustomization) -> Result<String, String>
         .map(|c| Value::from(c.as_str()))
         .collect();
     append(map, "components", components);
+    // As Flux: kustomize's own buildMetadata, so the engine annotates (or refuses) it.
+    let metadata = s
+        .build_metadata
+        .iter()
+        .flatten()
+        .map(|m| Value::from(build_metadata_name(*m)))
+        .collect();
+    append(map, "buildMetadata", metadata);
     Ok(kz::yaml::to_string(&doc))
+}
+
+fn build_metadata_name(m: BuildMetadata) -> &'static str {
+    match m {
+        BuildMetadata::OriginAnnotations => "originAnnotations",
+        BuildMetadata::TransformerAnnotations => "transformerAnnotations",
+    }
 }
 
 /// Whether component `path` (relative to the kustomization folder `dir`) is there; a remote
@@ -512,5 +527,30 @@ mod tests {
         );
         let after = std::fs::read_to_string(dir.path().join("kustomization.yaml")).expect("read");
         assert_eq!(after, before);
+    }
+
+    #[test]
+    fn build_metadata_reaches_the_engine() {
+        let dir = tree();
+        let (file, text) = kustomization_text(dir.path()).expect("read");
+        let build = |spec: serde_json::Value| {
+            let text = overlay(&file, &text, &kustomization(spec)).expect("overlay");
+            let options = kz::BuildOptions {
+                root_kustomization: Some(text),
+                ..kz::BuildOptions::default()
+            };
+            kz::build(dir.path(), &options)
+        };
+        let built =
+            build(serde_json::json!({"buildMetadata": ["originAnnotations"]})).expect("builds");
+        let origin =
+            built[0]
+                .object()
+                .get_str(&["metadata", "annotations", "config.kubernetes.io/origin"]);
+        assert_eq!(origin, Some("path: cm.yaml\n"));
+
+        let err = build(serde_json::json!({"buildMetadata": ["transformerAnnotations"]}))
+            .expect_err("refused, not ignored");
+        assert!(err.to_string().contains("transformerAnnotations"), "{err}");
     }
 }

@@ -5,6 +5,9 @@ use driftless_core::flags::{Gate, gates};
 
 /// An unset `${var}` without default fails the build instead of becoming empty.
 pub const STRICT_POST_BUILD_SUBSTITUTIONS: &str = "StrictPostBuildSubstitutions";
+/// A `dependsOn[].readyExpr` must hold in addition to the dependency being Ready, instead of
+/// replacing that check.
+pub const ADDITIVE_CEL_DEPENDENCY_CHECK: &str = "AdditiveCELDependencyCheck";
 /// `sourceRef.kind: ExternalArtifact` is accepted.
 pub const EXTERNAL_ARTIFACT: &str = "ExternalArtifact";
 
@@ -31,12 +34,7 @@ pub const GATES: &[Gate] = &[
         false,
         "the change set is logged object by object",
     ),
-    Gate::only(
-        "AdditiveCELDependencyCheck",
-        false,
-        false,
-        "dependsOn[].readyExpr is not implemented yet",
-    ),
+    Gate::both(ADDITIVE_CEL_DEPENDENCY_CHECK, false),
     Gate::only(
         "CancelHealthCheckOnNewRevision",
         false,

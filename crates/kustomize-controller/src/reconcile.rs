@@ -116,6 +116,7 @@ async fn chain(
     );
     if result.is_ok() {
         status.last_applied_revision = Some(artifact.revision);
+        status.last_applied_origin_revision = artifact.origin_revision;
     }
     result
 }
@@ -173,9 +174,19 @@ async fn cleanup(ctx: &Context, k: &Kustomization) -> Result<(), Error> {
             return Ok(());
         }
     };
-    applier
+    let deleted = applier
         .delete_all(&inv.entries, &apply::owner(k))
         .await
-        .map(|_| ())
-        .map_err(|e| Error::Cleanup(format!("deleting the inventory: {e}")))
+        .map_err(|e| Error::Cleanup(format!("deleting the inventory: {e}")))?;
+    if k.spec.deletion_policy == Some(DeletionPolicy::WaitForTermination) {
+        // The finalizer stays: the Kustomization is gone only once its objects are.
+        apply::wait_terminated(&applier, k, &deleted)
+            .await
+            .map_err(|e| {
+                Error::Cleanup(format!(
+                    "deletionPolicy WaitForTermination: objects not terminated yet: {e}"
+                ))
+            })?;
+    }
+    Ok(())
 }

@@ -2,7 +2,10 @@
 
 use crate::Context;
 use driftless_api::kustomize::{Kustomization, KustomizationSourceKind};
-use driftless_core::conditions::{self, reasons};
+use driftless_core::{
+    conditions::{self, reasons},
+    health::BoolExpr,
+};
 use driftless_core::reconcile::{self, StepError};
 use kube::{
     Api, ResourceExt,
@@ -15,13 +18,21 @@ pub struct SourceArtifact {
     pub url: String,
     pub revision: String,
     pub digest: String,
+    /// Where the artifact's content came from, when the source says (an OCI artifact pushed
+    /// by `flux push artifact` records the commit it was built from): Flux reports it as
+    /// `status.lastAppliedOriginRevision`.
+    pub origin_revision: Option<String>,
 }
+
+/// The artifact metadata key that holds the origin revision, as Flux reads it.
+const ORIGIN_REVISION_KEY: &str = "org.opencontainers.image.revision";
 
 /// Fails with `DependencyNotReady` unless every `dependsOn` Kustomization is Ready at its
 /// current generation.
 pub async fn dependencies(ctx: &Context, k: &Kustomization) -> Result<(), StepError> {
     let ns = k.namespace().unwrap_or_default();
-    for dep in k.spec.depends_on.iter().flatten() {
+    let exprs = ready_exprs(k)?;
+    for (dep, expr) in k.spec.depends_on.iter().flatten().zip(exprs) {
         let dep_ns = dep.namespace.clone().unwrap_or_else(|| ns.clone());
         if ctx.no_cross_namespace_refs && dep_ns != ns {
             return Err(StepError::new(
@@ -46,11 +57,60 @@ pub async fn dependencies(ctx: &Context, k: &Kustomization) -> Result<(), StepEr
             .await
             .map_err(|e| not_ready(&e.to_string()))?
             .ok_or_else(|| not_ready("not found"))?;
-        if !ready_at_generation(&found) {
+        let Some(expr) = expr else {
+            if !ready_at_generation(&found) {
+                return Err(not_ready("not Ready at its current generation"));
+            }
+            continue;
+        };
+        if ctx
+            .features
+            .enabled(crate::features::ADDITIVE_CEL_DEPENDENCY_CHECK)
+            && !ready_at_generation(&found)
+        {
             return Err(not_ready("not Ready at its current generation"));
+        }
+        match ready_by_expr(&expr, &found, k) {
+            Ok(true) => {}
+            Ok(false) => return Err(not_ready("its readyExpr is false")),
+            Err(message) => return Err(not_ready(&format!("readyExpr {message}"))),
         }
     }
     Ok(())
+}
+
+/// The compiled `dependsOn[].readyExpr`s, one per entry (`None` without one). An expression
+/// that does not compile stalls the Kustomization: only an edit fixes it.
+fn ready_exprs(k: &Kustomization) -> Result<Vec<Option<BoolExpr>>, StepError> {
+    k.spec
+        .depends_on
+        .iter()
+        .flatten()
+        .map(|dep| match dep.ready_expr.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => BoolExpr::compile(text, &READY_EXPR_VARIABLES)
+                .map(Some)
+                .map_err(|e| {
+                    StepError::new(
+                        reasons::INVALID_CEL_EXPRESSION,
+                        format!("dependsOn '{}': invalid readyExpr {text:?}: {e}", dep.name),
+                    )
+                    .stalled()
+                }),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// As in Flux: `self` is the dependency, `dep` the Kustomization that depends on it.
+const READY_EXPR_VARIABLES: [&str; 2] = ["self", "dep"];
+
+fn ready_by_expr(
+    expr: &BoolExpr,
+    dependency: &Kustomization,
+    k: &Kustomization,
+) -> Result<bool, String> {
+    let json = |o: &Kustomization| serde_json::to_value(o).map_err(|e| e.to_string());
+    expr.evaluate(&[("self", &json(dependency)?), ("dep", &json(k)?)])
 }
 
 /// Whether `k` is Ready for its current generation: what a dependent waits for.
@@ -106,6 +166,12 @@ pub async fn source(ctx: &Context, k: &Kustomization) -> Result<SourceArtifact, 
         (true, Some(a)) => Ok(SourceArtifact {
             url: a.url,
             revision: a.revision,
+            origin_revision: a
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get(ORIGIN_REVISION_KEY))
+                .filter(|v| !v.is_empty())
+                .cloned(),
             digest: a.digest,
         }),
         (false, _) => Err(fail(format!("Source {subject} is not ready"))),

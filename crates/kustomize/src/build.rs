@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::fieldspec::{CustomConfig, FieldSpec};
 use crate::generators;
 use crate::loader::{Loader, looks_remote};
+use crate::openapi::Schema;
 use crate::patch::{self, PatchBody};
+use crate::plugins;
 use crate::remote::{self, RemoteFetcher, RemoteTarget};
 use crate::replacements;
 use crate::resource::{Origin, Resource};
@@ -99,12 +101,35 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Vec<Resource>> {
         root: root.clone(),
         stack: Vec::new(),
         config: CustomConfig::default(),
+        schema: None,
     };
     let mut acc = Acc::default();
     let kust = b.accumulate(&root, &mut acc, false)?;
     transform::add_hashes(&mut acc.resources);
     transform::fix_name_references(&mut acc.resources, &b.config.name_refs);
     vars::resolve(&mut acc.resources, &acc.vars, &b.config.var_refs)?;
+    for option in seq(&kust, "buildMetadata")? {
+        match option.as_str() {
+            Some("managedByLabel" | "originAnnotations") => {}
+            Some("transformerAnnotations") => {
+                return Err(Error::Kustomization {
+                    path: kust.file.clone(),
+                    message: "buildMetadata 'transformerAnnotations' is not supported; \
+                              'originAnnotations' and 'managedByLabel' are"
+                        .into(),
+                });
+            }
+            other => {
+                return Err(Error::Kustomization {
+                    path: kust.file.clone(),
+                    message: format!(
+                        "unknown buildMetadata option {other:?}; kustomize knows \
+                         'originAnnotations', 'transformerAnnotations' and 'managedByLabel'"
+                    ),
+                });
+            }
+        }
+    }
     if let Some(Value::Seq(meta)) = kust.doc.get("buildMetadata")
         && meta.iter().any(|m| m.as_str() == Some("managedByLabel"))
     {
@@ -154,6 +179,9 @@ struct Builder<'o> {
     stack: Vec<PathBuf>,
     /// Field specs added by `configurations:` anywhere in the build.
     config: CustomConfig,
+    /// The custom schema of an `openapi:` field, from the moment its kustomization is loaded
+    /// on (kustomize's is process-wide, set at load time).
+    schema: Option<Arc<Schema>>,
 }
 
 /// Relative path from directory `from` to `to` (both canonical), `/`-separated.
@@ -477,6 +505,30 @@ impl<'o> Builder<'o> {
         }
         let loader = Loader::new(dir.to_path_buf());
         let ctx = k.file.display().to_string();
+        if let Some(Value::Map(m)) = k.doc.get("openapi")
+            && let Some(v) = m.get("version").and_then(Value::scalar_text)
+            && !v.is_empty()
+            && v != "v1.21.2"
+        {
+            // kustomize v5.5 has one built-in schema version besides its default.
+            return Err(Error::Kustomization {
+                path: k.file.clone(),
+                message: format!(
+                    "openapi.version {v:?}: the specified OpenAPI version is not built in \
+                     (v1.21.2 is)"
+                ),
+            });
+        }
+        if let Some(Value::Map(m)) = k.doc.get("openapi")
+            && let Some(p) = m.get("path").and_then(Value::as_str)
+        {
+            let text = loader.read_string(p)?;
+            let schema = Schema::parse(&text).map_err(|message| Error::Kustomization {
+                path: loader.root().join(p),
+                message: format!("openapi: {message}"),
+            })?;
+            self.schema = Some(Arc::new(schema));
+        }
 
         let mut entries = str_list(&k, "resources")?;
         entries.extend(str_list(&k, "bases")?);
@@ -497,12 +549,16 @@ impl<'o> Builder<'o> {
             self.accumulate(&real, acc, true)?;
         }
         for f in str_list(&k, "crds")? {
-            loader.read_bytes(&f)?;
-        }
-        if let Some(Value::Map(m)) = k.doc.get("openapi")
-            && let Some(p) = m.get("path").and_then(Value::as_str)
-        {
-            loader.read_bytes(p)?;
+            let text = loader.read_string(&f)?;
+            let path = loader.root().join(&f);
+            let doc =
+                crate::crds::to_configuration(&text).map_err(|message| Error::Kustomization {
+                    path: path.clone(),
+                    message: format!("crds: {message}"),
+                })?;
+            self.config
+                .add(&doc)
+                .map_err(|message| Error::Kustomization { path, message })?;
         }
         for f in str_list(&k, "configurations")? {
             let text = loader.read_string(&f)?;
@@ -519,7 +575,7 @@ impl<'o> Builder<'o> {
                     })?;
             }
         }
-        for field in ["generators", "transformers", "validators", "helmCharts"] {
+        for field in ["validators", "helmCharts"] {
             if !seq(&k, field)?.is_empty() {
                 return Err(Error::Kustomization {
                     path: k.file.clone(),
@@ -547,6 +603,10 @@ impl<'o> Builder<'o> {
                 self.absorb_generated(&ctx, acc, &mut r)?;
             }
         }
+        for config in self.plugin_configs(&loader, &k, "generators")? {
+            let mut r = plugins::generate(&ctx, &loader, &config)?;
+            self.absorb_generated(&ctx, acc, &mut r)?;
+        }
 
         // Transformers, in kustomize's order.
         for p in seq(&k, "patchesStrategicMerge")? {
@@ -558,7 +618,12 @@ impl<'o> Builder<'o> {
             match patch::parse_body(&ctx, &text)? {
                 PatchBody::Strategic(docs) => {
                     for doc in docs {
-                        patch::apply_self_targeted(&ctx, &mut acc.resources, &doc)?;
+                        patch::apply_self_targeted(
+                            &ctx,
+                            &mut acc.resources,
+                            &doc,
+                            self.schema.as_deref(),
+                        )?;
                     }
                 }
                 PatchBody::Json(_) => {
@@ -588,6 +653,7 @@ impl<'o> Builder<'o> {
                 &body,
                 target.as_ref(),
                 p.get("options"),
+                self.schema.as_deref(),
             )?;
         }
         if let Some(ns) = k.doc.get("namespace").and_then(Value::scalar_text)
@@ -664,7 +730,14 @@ impl<'o> Builder<'o> {
                 .get("target")
                 .ok_or_else(|| Error::invalid(&ctx, "patchesJson6902 entry needs a target"))?;
             let sel = Selector::from_value(&ctx, target)?;
-            patch::apply_patch(&ctx, &mut acc.resources, &body, Some(&sel), None)?;
+            patch::apply_patch(
+                &ctx,
+                &mut acc.resources,
+                &body,
+                Some(&sel),
+                None,
+                self.schema.as_deref(),
+            )?;
         }
         for r in seq(&k, "replicas")? {
             let name = r
@@ -694,28 +767,60 @@ impl<'o> Builder<'o> {
             transform::images(&mut acc.resources, &rules, &self.config.images);
         }
         for r in seq(&k, "replacements")? {
-            let spec = match r.get_str(&["path"]) {
-                Some(path) => {
-                    let text = loader.read_string(path)?;
-                    crate::yaml::parse_one(&text).map_err(|message| Error::Yaml {
-                        path: loader.root().join(path),
-                        message,
-                    })?
-                }
-                None => r.clone(),
-            };
-            let specs = match spec {
-                Value::Seq(items) => items,
-                other => vec![other],
-            };
-            for s in &specs {
+            for s in &plugins::replacement_specs(&loader, r)? {
                 replacements::apply(&ctx, &mut acc.resources, s)?;
             }
+        }
+        // kustomize runs the listed transformer configs after those its fields configure.
+        for config in self.plugin_configs(&loader, &k, "transformers")? {
+            plugins::transform(
+                &ctx,
+                &loader,
+                &mut acc.resources,
+                &config,
+                self.schema.as_deref(),
+            )?;
         }
         for v in seq(&k, "vars")? {
             acc.vars.push(vars::Var::from_value(&ctx, v)?);
         }
         Ok(k)
+    }
+
+    /// The real path of a local entry, which must exist and stay within the confinement.
+    fn resolve_local(&self, path: &Path) -> Result<PathBuf> {
+        let real = path.canonicalize().map_err(|e| Error::MissingResource {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        self.check_confined(&real)?;
+        Ok(real)
+    }
+
+    /// The plugin configs a `generators`/`transformers` list names: inline YAML, files, or
+    /// kustomization directories whose build output is the configs (as kustomize allows).
+    fn plugin_configs(&mut self, loader: &Loader, k: &Kust, field: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for entry in str_list(k, field)? {
+            let (text, path) = if entry.contains('\n') {
+                (entry.clone(), k.file.clone())
+            } else {
+                let real = self.resolve_local(&k.dir.join(&entry))?;
+                if real.is_dir() {
+                    let mut sub = Acc::default();
+                    self.accumulate(&real, &mut sub, false)?;
+                    out.extend(sub.resources.into_iter().map(Resource::into_object));
+                    continue;
+                }
+                (loader.read_string(&entry)?, real)
+            };
+            let docs = crate::yaml::parse_documents(&text).map_err(|message| Error::Yaml {
+                path: path.clone(),
+                message,
+            })?;
+            out.extend(docs.into_iter().filter(|d| !d.is_null()));
+        }
+        Ok(out)
     }
 
     fn accumulate_entry(
@@ -729,11 +834,7 @@ impl<'o> Builder<'o> {
         if !path.exists() && looks_remote(entry) {
             return self.accumulate_remote(k, entry, acc, false);
         }
-        let real = path.canonicalize().map_err(|e| Error::MissingResource {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        self.check_confined(&real)?;
+        let real = self.resolve_local(&path)?;
         if real.is_dir() {
             if find_kustomization_file(&real).is_none() && self.given_kustomization(&real).is_none()
             {

@@ -10,21 +10,25 @@
 //!                                   │       RemoteFetcher, then built like local ones)
 //!                                   │   ◀── components (act on the accumulated set)
 //!                                   ▼
-//!                        generators (ConfigMap/Secret)
+//!          generators (ConfigMap/Secret; then built-in `generators:` configs)
 //!                                   ▼
 //!   transformers: patchesStrategicMerge → patches → namespace → prefix/suffix → labels
 //!                 → annotations → patchesJson6902 → replicas → images → replacements
+//!                 → built-in `transformers:` configs
 //!                                   ▼ (top level only)
 //!          content hashes → name references → vars → buildMetadata → sort
 //! ```
 
 mod build;
+mod crds;
 mod error;
 mod fieldspec;
 mod generators;
 mod jsonpatch;
 mod loader;
+mod openapi;
 mod patch;
+mod plugins;
 mod remote;
 mod replacements;
 mod resource;

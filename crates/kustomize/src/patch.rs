@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::jsonpatch;
+use crate::openapi::Schema;
 use crate::resource::Resource;
 use crate::select::Selector;
 use crate::smp::Patcher;
@@ -65,11 +66,20 @@ fn patch_id(p: &Value) -> String {
 
 /// Applies one strategic merge patch to one resource, keeping its name and kind unless
 /// the patch options allow changing them.
-fn apply_smp(r: &mut Resource, patch: &Value, allow_name: bool, allow_kind: bool) -> bool {
+fn apply_smp(
+    r: &mut Resource,
+    patch: &Value,
+    allow_name: bool,
+    allow_kind: bool,
+    schema: Option<&Schema>,
+) -> bool {
     let name = r.name().to_string();
     let kind = r.kind().to_string();
     let api = r.api_version().to_string();
-    let patcher = Patcher::new(&kind, known_kind(r));
+    let patcher = match schema {
+        Some(schema) => Patcher::with_schema(r.group(), &kind, schema),
+        None => Patcher::new(&kind, known_kind(r)),
+    };
     let mut patch = patch.clone();
     if !allow_kind && let Value::Map(m) = &mut patch {
         m.remove("kind");
@@ -97,6 +107,7 @@ pub fn apply_self_targeted(
     context: &str,
     resources: &mut Vec<Resource>,
     patch: &Value,
+    schema: Option<&Schema>,
 ) -> Result<()> {
     let kind = patch.get_str(&["kind"]).unwrap_or("");
     let name = patch.get_str(&["metadata", "name"]).unwrap_or("");
@@ -129,7 +140,7 @@ pub fn apply_self_targeted(
             ),
         )),
         [i] => {
-            if !apply_smp(&mut resources[*i], patch, false, false) {
+            if !apply_smp(&mut resources[*i], patch, false, false, schema) {
                 resources.remove(*i);
             }
             Ok(())
@@ -151,12 +162,13 @@ pub fn apply_patch(
     body: &PatchBody,
     target: Option<&Selector>,
     options: Option<&Value>,
+    schema: Option<&Schema>,
 ) -> Result<()> {
     let opt = |k: &str| matches!(options.and_then(|o| o.get(k)), Some(Value::Bool(true)));
     match (body, target) {
         (PatchBody::Strategic(docs), None) => {
             for doc in docs {
-                apply_self_targeted(context, resources, doc)?;
+                apply_self_targeted(context, resources, doc, schema)?;
             }
             Ok(())
         }
@@ -171,6 +183,7 @@ pub fn apply_patch(
                             doc,
                             opt("allowNameChange"),
                             opt("allowKindChange"),
+                            schema,
                         );
                     }
                     if !keep {

@@ -2,7 +2,8 @@
 //!
 //! Lists of objects in built-in kinds merge by the Kubernetes OpenAPI merge key (the table
 //! below); other lists are replaced. Custom kinds have no schema here, so — as in kustomize —
-//! their lists are replaced wholesale, verbatim, while map directives still apply. Directives:
+//! their lists are replaced wholesale, verbatim, while map directives still apply. A build with
+//! an `openapi:` schema takes merge keys from that schema alone (see `openapi.rs`). Directives:
 //! `$patch: delete|replace|merge` on maps and list elements. kustomize v5.5 does not act on
 //! `$retainKeys` or `$setElementOrder/…`: it copies them into the output as ordinary fields,
 //! and so do we (the conformance suite pins this).
@@ -19,6 +20,7 @@
 //! | conditions | type |
 //! | ownerReferences | uid |
 
+use crate::openapi::Schema;
 use crate::value::{Map, Value};
 
 fn merge_key(field: &str, parent_path: &[String], kind: &str) -> Option<&'static str> {
@@ -49,10 +51,13 @@ fn merge_key(field: &str, parent_path: &[String], kind: &str) -> Option<&'static
     }
 }
 
-/// Patch context: the kind being patched decides whether the built-in schema applies.
-pub struct Patcher {
+/// Patch context: the kind being patched decides whether the built-in schema applies, or,
+/// when the build has one, whether the custom schema (`openapi:`) describes it.
+pub struct Patcher<'s> {
     kind: String,
+    group: String,
     known_kind: bool,
+    schema: Option<&'s Schema>,
 }
 
 /// Outcome of merging a map: keep it or delete it (`$patch: delete`).
@@ -61,11 +66,24 @@ enum Outcome {
     Delete,
 }
 
-impl Patcher {
+impl<'s> Patcher<'s> {
     pub fn new(kind: &str, known_kind: bool) -> Self {
         Patcher {
             kind: kind.to_string(),
+            group: String::new(),
             known_kind,
+            schema: None,
+        }
+    }
+
+    /// A patcher whose merge keys come from `schema` alone, as kustomize's custom schemas
+    /// replace the built-in one.
+    pub fn with_schema(group: &str, kind: &str, schema: &'s Schema) -> Self {
+        Patcher {
+            kind: kind.to_string(),
+            group: group.to_string(),
+            known_kind: schema.knows(group, kind),
+            schema: Some(schema),
         }
     }
 
@@ -173,7 +191,11 @@ impl Patcher {
             *target = strip_list(patch);
             return;
         }
-        let Some(key) = merge_key(field, path, &self.kind) else {
+        let key = match self.schema {
+            Some(schema) => schema.merge_key(&self.group, &self.kind, path, field),
+            None => merge_key(field, path, &self.kind).map(str::to_string),
+        };
+        let Some(key) = key.as_deref() else {
             *target = strip_list(patch);
             return;
         };

@@ -28,7 +28,7 @@ pub fn namespace(resources: &mut [Resource], ns: &str) {
 }
 
 /// Kinds whose names `namePrefix`/`nameSuffix` leave alone.
-fn keeps_name(r: &Resource) -> bool {
+pub(crate) fn keeps_name(r: &Resource) -> bool {
     matches!(r.kind(), "CustomResourceDefinition" | "Namespace")
         || (r.kind() == "APIService" && r.group() == "apiregistration.k8s.io")
 }

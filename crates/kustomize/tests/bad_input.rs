@@ -373,3 +373,135 @@ fn confine_to_refuses_bases_outside_the_artifact_root() {
     let ok = build(&tmp.path().join("artifact/app"), &BuildOptions::default()).expect("builds");
     assert_eq!(ok.len(), 1);
 }
+
+#[test]
+fn exec_and_container_plugins_are_refused_by_name() {
+    let plugin =
+        "apiVersion: someteam.example.com/v1\nkind: SecretsFromVault\nmetadata:\n  name: v\n";
+    for field in ["generators", "transformers"] {
+        let (_, msg) = build_err(
+            &[
+                (
+                    "kustomization.yaml",
+                    &format!("resources: [cm.yaml]\n{field}: [plugin.yaml]\n"),
+                ),
+                ("cm.yaml", CM),
+                ("plugin.yaml", plugin),
+            ],
+            ".",
+        );
+        assert!(msg.contains("SecretsFromVault"), "{msg}");
+        assert!(msg.contains("only 'apiVersion: builtin'"), "{msg}");
+    }
+}
+
+#[test]
+fn unsupported_builtin_kind_is_refused_with_the_supported_list() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  metadata: {name: h}\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(msg.contains("HelmChartInflationGenerator"), "{msg}");
+    assert!(msg.contains("LabelTransformer"), "{msg}");
+}
+
+#[test]
+fn prefix_transformer_without_field_specs_says_what_to_add() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: PrefixSuffixTransformer\n  metadata: {name: p}\n  prefix: a-\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(msg.contains("fieldSpecs is required"), "{msg}");
+}
+
+#[test]
+fn missing_transformer_config_file_is_named() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\ntransformers: [nope.yaml]\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(msg.contains("nope.yaml"), "{msg}");
+}
+
+#[test]
+fn crds_file_that_is_not_definitions_names_the_file() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\ncrds: [crd.yaml]\n",
+            ),
+            ("cm.yaml", CM),
+            ("crd.yaml", "- just\n- a list\n"),
+        ],
+        ".",
+    );
+    assert!(msg.contains("crd.yaml"), "{msg}");
+    assert!(msg.contains("OpenAPI definitions"), "{msg}");
+}
+
+#[test]
+fn unsupported_build_metadata_and_invalid_openapi_schemas_are_refused() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nbuildMetadata: [transformerAnnotations]\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(msg.contains("transformerAnnotations"), "{msg}");
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nopenapi:\n  path: schema.json\n",
+            ),
+            ("cm.yaml", CM),
+            ("schema.json", "[\"not\", \"a schema\"]"),
+        ],
+        ".",
+    );
+    assert!(
+        msg.contains("schema.json") && msg.contains("definitions"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn openapi_version_not_built_in_is_refused() {
+    let (_, msg) = build_err(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nopenapi:\n  version: v1.99.0\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        ".",
+    );
+    assert!(
+        msg.contains("v1.99.0") && msg.contains("not built in"),
+        "{msg}"
+    );
+}

@@ -619,23 +619,33 @@ impl Applier {
             Err(e) => return Err(delete_err(e)),
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if api
-                .get_opt(&object.name)
-                .await
-                .map_err(delete_err)?
-                .is_none()
-            {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ApplyError::Delete {
-                    object: object.clone(),
-                    message: format!("still present {timeout:?} after its deletion (finalizers?)"),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        wait_gone(api, object, deadline, timeout).await
+    }
+
+    /// Waits until every one of `objects` is gone from the API server (finalizers done), all
+    /// within `timeout`: what a caller that deleted them and must not move on before they are
+    /// terminated needs (Flux's `deletionPolicy: WaitForTermination`).
+    pub async fn wait_deleted(
+        &self,
+        objects: &[ObjectRef],
+        timeout: Duration,
+    ) -> Result<(), ApplyError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for object in objects {
+            let api = match self.resolver.api_for(&self.client, object).await {
+                Ok((api, _)) => api,
+                // A kind no longer served has no objects left.
+                Err(ResolveError::UnknownKind { .. }) => continue,
+                Err(source) => {
+                    return Err(ApplyError::Resolve {
+                        object: object.clone(),
+                        source,
+                    });
+                }
+            };
+            wait_gone(&api, object, deadline, timeout).await?;
         }
+        Ok(())
     }
 
     /// Deletes the objects of `old` that `new` does not list (by id), see [`Self::delete_all`].
@@ -715,6 +725,34 @@ impl Applier {
             changes.changes.push(Change { object, action });
         }
         Ok(changes)
+    }
+}
+
+/// Polls until `object` is not found; past `deadline`, an error that says it is still there.
+async fn wait_gone(
+    api: &Api<DynamicObject>,
+    object: &ObjectRef,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<(), ApplyError> {
+    loop {
+        let live = api
+            .get_opt(&object.name)
+            .await
+            .map_err(|e| ApplyError::Delete {
+                object: object.clone(),
+                message: api_message(&e),
+            })?;
+        if live.is_none() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApplyError::Delete {
+                object: object.clone(),
+                message: format!("still present {timeout:?} after its deletion (finalizers?)"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -208,9 +208,19 @@ impl KindRule {
 
 /// Parses `text` and checks that it names only variables an object provides.
 fn compile_one(text: &str) -> Result<Program, String> {
+    compile_with(text, &VARIABLES)
+}
+
+/// Parses `text` and checks that it names only `variables` (or CEL's own identifiers).
+fn compile_with(text: &str, variables: &[&str]) -> Result<Program, String> {
     let program = Program::compile(text).map_err(|e| e.to_string())?;
     let mut unknown = Vec::new();
-    free_identifiers(program.expression(), &mut Vec::new(), &mut unknown);
+    free_identifiers(
+        program.expression(),
+        variables,
+        &mut Vec::new(),
+        &mut unknown,
+    );
     unknown.sort();
     unknown.dedup();
     match unknown.as_slice() {
@@ -222,67 +232,114 @@ fn compile_one(text: &str) -> Result<Program, String> {
                 .map(|n| format!("'{n}'"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            VARIABLES.join(", ")
+            variables.join(", ")
         )),
     }
 }
 
 /// Collects identifiers that are neither a known variable, a CEL name, nor bound by an
 /// enclosing comprehension (`filter(e, …)` binds `e`).
-fn free_identifiers(expr: &IdedExpr, bound: &mut Vec<String>, out: &mut Vec<String>) {
+fn free_identifiers(
+    expr: &IdedExpr,
+    variables: &[&str],
+    bound: &mut Vec<String>,
+    out: &mut Vec<String>,
+) {
     match &expr.expr {
         Expr::Ident(name) => {
             if !bound.iter().any(|b| b == name)
-                && !VARIABLES.contains(&name.as_str())
+                && !variables.contains(&name.as_str())
                 && !CEL_IDENTIFIERS.contains(&name.as_str())
             {
                 out.push(name.clone());
             }
         }
-        Expr::Select(s) => free_identifiers(&s.operand, bound, out),
+        Expr::Select(s) => free_identifiers(&s.operand, variables, bound, out),
         Expr::Call(c) => {
             if let Some(target) = &c.target {
-                free_identifiers(target, bound, out);
+                free_identifiers(target, variables, bound, out);
             }
             for a in &c.args {
-                free_identifiers(a, bound, out);
+                free_identifiers(a, variables, bound, out);
             }
         }
         Expr::List(l) => {
             for e in &l.elements {
-                free_identifiers(e, bound, out);
+                free_identifiers(e, variables, bound, out);
             }
         }
         Expr::Map(m) => {
             for entry in &m.entries {
                 if let cel::common::ast::EntryExpr::MapEntry(e) = &entry.expr {
-                    free_identifiers(&e.key, bound, out);
-                    free_identifiers(&e.value, bound, out);
+                    free_identifiers(&e.key, variables, bound, out);
+                    free_identifiers(&e.value, variables, bound, out);
                 }
             }
         }
         Expr::Struct(s) => {
             for entry in &s.entries {
                 if let cel::common::ast::EntryExpr::StructField(f) = &entry.expr {
-                    free_identifiers(&f.value, bound, out);
+                    free_identifiers(&f.value, variables, bound, out);
                 }
             }
         }
         Expr::Comprehension(c) => {
-            free_identifiers(&c.iter_range, bound, out);
-            free_identifiers(&c.accu_init, bound, out);
+            free_identifiers(&c.iter_range, variables, bound, out);
+            free_identifiers(&c.accu_init, variables, bound, out);
             let before = bound.len();
             bound.push(c.iter_var.clone());
             if let Some(v) = &c.iter_var2 {
                 bound.push(v.clone());
             }
             bound.push(c.accu_var.clone());
-            free_identifiers(&c.loop_cond, bound, out);
-            free_identifiers(&c.loop_step, bound, out);
-            free_identifiers(&c.result, bound, out);
+            free_identifiers(&c.loop_cond, variables, bound, out);
+            free_identifiers(&c.loop_step, variables, bound, out);
+            free_identifiers(&c.result, variables, bound, out);
             bound.truncate(before);
         }
         Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// A boolean CEL expression over named JSON values, such as Flux's `dependsOn[].readyExpr`
+/// (`self` is the dependency, `dep` the dependent). Compiling checks that it names only the
+/// given variables, so a typo is reported before anything waits on it.
+pub struct BoolExpr {
+    text: String,
+    program: Program,
+}
+
+impl std::fmt::Debug for BoolExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.text)
+    }
+}
+
+impl BoolExpr {
+    /// Compiles `text`; the error is CEL's message or the undeclared names.
+    pub fn compile(text: &str, variables: &[&str]) -> Result<Self, String> {
+        Ok(Self {
+            text: text.to_owned(),
+            program: compile_with(text, variables)?,
+        })
+    }
+
+    /// Evaluates with `variables` bound (names as compiled); an evaluation error or a result
+    /// that is not a bool is a message for the user.
+    pub fn evaluate(&self, variables: &[(&str, &Value)]) -> Result<bool, String> {
+        let mut context = Context::default();
+        for (name, value) in variables {
+            context.add_variable_from_value(*name, to_cel(value));
+        }
+        match self.program.execute(&context) {
+            Ok(cel::Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!(
+                "{:?} returned {}, not a bool",
+                self.text,
+                other.type_of()
+            )),
+            Err(e) => Err(format!("{:?} could not be evaluated: {e}", self.text)),
+        }
     }
 }
 
@@ -669,5 +726,37 @@ mod tests {
         .expect("empty strings mean unset");
         let obj = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {}});
         assert_eq!(status_of(&c, &obj), Status::Current);
+    }
+
+    #[test]
+    fn bool_expr_binds_the_named_variables_only() {
+        let vars = ["self", "dep"];
+        let e = BoolExpr::compile("self.metadata.name == dep.spec.want", &vars).expect("valid");
+        let dependency = json!({"metadata": {"name": "base"}});
+        assert_eq!(
+            e.evaluate(&[
+                ("self", &dependency),
+                ("dep", &json!({"spec": {"want": "base"}}))
+            ]),
+            Ok(true)
+        );
+        assert_eq!(
+            e.evaluate(&[
+                ("self", &dependency),
+                ("dep", &json!({"spec": {"want": "x"}}))
+            ]),
+            Ok(false)
+        );
+        let err = BoolExpr::compile("status.ready", &vars).expect_err("unknown variable");
+        assert!(
+            err.contains("'status'") && err.contains("self, dep"),
+            "{err}"
+        );
+        assert!(BoolExpr::compile("self.x ==", &vars).is_err());
+        let not_bool = BoolExpr::compile("self.metadata.name", &vars).expect("valid");
+        let err = not_bool
+            .evaluate(&[("self", &dependency), ("dep", &json!({}))])
+            .expect_err("a string is not a bool");
+        assert!(err.contains("not a bool"), "{err}");
     }
 }

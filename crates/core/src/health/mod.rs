@@ -19,7 +19,7 @@
 mod cel;
 mod rules;
 
-pub use cel::{CustomHealth, ExprError};
+pub use cel::{BoolExpr, CustomHealth, ExprError};
 pub use rules::compute;
 
 use crate::apply::{ObjectRef, ResolveError, Resolver};
