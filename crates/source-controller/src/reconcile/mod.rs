@@ -19,10 +19,10 @@
 
 mod artifact;
 mod include;
-mod outdated;
-mod source;
-mod status;
-mod storage;
+pub(crate) mod outdated;
+pub(crate) mod source;
+pub(crate) mod status;
+pub(crate) mod storage;
 
 use std::sync::Arc;
 use std::time::Instant;
