@@ -15,6 +15,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use driftless_api::common::Artifact;
 use driftless_api::source::gitrepository::GitRepository;
+use driftless_api::source::ocirepository::OCIRepository;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -88,6 +89,37 @@ pub async fn create_git_repository(
     create_labelled(api, ns, name, serde_json::json!({"interval": "10m"}), spec).await
 }
 
+/// Creates OCIRepository `name` in `ns`, labelled for `ns`'s source-controller, with `spec`
+/// (`interval` defaults to 10m so only the test's requests trigger reconciles).
+pub async fn create_oci_repository(
+    api: &Api<OCIRepository>,
+    ns: &TestNamespace,
+    name: &str,
+    spec: serde_json::Value,
+) -> anyhow::Result<()> {
+    create_labelled(api, ns, name, serde_json::json!({"interval": "10m"}), spec).await
+}
+
+/// Creates a `kubernetes.io/dockerconfigjson` Secret `name` in `ns` holding `config`, as
+/// `kubectl create secret docker-registry` does.
+pub async fn create_docker_config_secret(
+    env: &TestEnv,
+    ns: &TestNamespace,
+    name: &str,
+    config: &str,
+) -> anyhow::Result<()> {
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": config},
+    }))?;
+    Api::<Secret>::namespaced(env.client(), ns.name())
+        .create(&PostParams::default(), &secret)
+        .await
+        .with_context(|| format!("creating Secret {name}"))?;
+    Ok(())
+}
+
 /// Creates Secret `name` in `ns` from string data.
 pub async fn create_secret(
     env: &TestEnv,
@@ -129,11 +161,10 @@ pub async fn create_http_credentials(
 }
 
 /// Sets `reconcile.fluxcd.io/requestedAt` to `token`.
-pub async fn request_reconcile(
-    api: &Api<GitRepository>,
-    name: &str,
-    token: &str,
-) -> anyhow::Result<()> {
+pub async fn request_reconcile<K>(api: &Api<K>, name: &str, token: &str) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
