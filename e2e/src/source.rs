@@ -15,7 +15,6 @@ use std::path::Path;
 use anyhow::Context as _;
 use driftless_api::common::Artifact;
 use driftless_api::source::gitrepository::GitRepository;
-use driftless_api::source::ocirepository::OCIRepository;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -86,17 +85,25 @@ pub async fn create_git_repository(
     name: &str,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
-    create_labelled(api, ns, name, serde_json::json!({"interval": "10m"}), spec).await
+    create_source(api, ns, name, spec).await
 }
 
-/// Creates OCIRepository `name` in `ns`, labelled for `ns`'s source-controller, with `spec`
-/// (`interval` defaults to 10m so only the test's requests trigger reconciles).
-pub async fn create_oci_repository(
-    api: &Api<OCIRepository>,
+/// Creates the source `name` of kind `K` (OCIRepository, …) in `ns`, labelled for `ns`'s
+/// source-controller, with `spec` (`interval` defaults to 10m so only the test's requests
+/// trigger reconciles).
+pub async fn create_source<K>(
+    api: &Api<K>,
     ns: &TestNamespace,
     name: &str,
     spec: serde_json::Value,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
     create_labelled(api, ns, name, serde_json::json!({"interval": "10m"}), spec).await
 }
 

@@ -7,19 +7,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use bytes::Bytes;
 use driftless_api::kustomize::Kustomization;
 use driftless_api::source::ocirepository::OCIRepository;
 use driftless_e2e::flux::{FluxControllers, create_kustomization};
-use driftless_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions};
+use driftless_e2e::registry::{
+    FLUX_SOURCE_REVISION, REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions,
+    flux_artifact,
+};
 use driftless_e2e::source::{
-    SourceController, artifact_files, create_docker_config_secret, create_oci_repository, http_get,
+    SourceController, artifact_files, create_docker_config_secret, create_source, http_get,
     request_reconcile,
 };
 use driftless_e2e::{TestEnv, wait};
 use driftless_oci::{
-    Artifact, Blob, ClientOptions, Credentials, FLUX_CONFIG_MEDIA_TYPE, FLUX_CONTENT_MEDIA_TYPE,
-    HELM_CHART_CONTENT_MEDIA_TYPE, RegistryClient, Repository,
+    ClientOptions, Credentials, FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE,
+    RegistryClient, Repository,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::Api;
@@ -27,7 +29,6 @@ use kube::api::{Patch, PatchParams, PostParams};
 use sha2::Digest as _;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-const SOURCE_REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
 
 /// A tar.gz of `files`, as `flux push artifact` packs a directory.
 fn tgz(files: &[(&str, &str)]) -> Result<Vec<u8>> {
@@ -44,34 +45,6 @@ fn tgz(files: &[(&str, &str)]) -> Result<Vec<u8>> {
     Ok(builder.into_inner()?.finish()?)
 }
 
-/// A Flux artifact whose one layer is `layer`, annotated as `flux push artifact` does.
-fn flux_artifact(layer: Vec<u8>) -> Artifact {
-    let annotations: BTreeMap<String, String> = [
-        (
-            "org.opencontainers.image.source",
-            "https://example.com/app.git",
-        ),
-        ("org.opencontainers.image.revision", SOURCE_REVISION),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    Artifact {
-        config: Blob {
-            media_type: FLUX_CONFIG_MEDIA_TYPE.to_owned(),
-            data: Bytes::from_static(b"{}"),
-            ..Blob::default()
-        },
-        layers: vec![Blob {
-            media_type: FLUX_CONTENT_MEDIA_TYPE.to_owned(),
-            data: Bytes::from(layer),
-            ..Blob::default()
-        }],
-        annotations,
-        artifact_type: None,
-    }
-}
-
 fn config_map(name: &str, value: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
@@ -86,9 +59,7 @@ async fn push(
     files: &[(&str, &str)],
 ) -> Result<(String, Vec<u8>)> {
     let layer = tgz(files)?;
-    let digest = client
-        .push(repo, tag, &flux_artifact(layer.clone()))
-        .await?;
+    let digest = client.push(repo, tag, &flux_artifact(&layer)).await?;
     Ok((digest, layer))
 }
 
@@ -263,7 +234,7 @@ async fn oci_repository_pulls_from_a_real_registry() -> Result<()> {
         ),
     ];
     for (name, spec) in cases {
-        create_oci_repository(&api, &ns, name, spec).await?;
+        create_source(&api, &ns, name, spec).await?;
     }
 
     // A tag: Flux's revision, the manifest's annotations as metadata, the content extracted
@@ -285,7 +256,7 @@ async fn oci_repository_pulls_from_a_real_registry() -> Result<()> {
         metadata
             .get("org.opencontainers.image.revision")
             .map(String::as_str),
-        Some(SOURCE_REVISION)
+        Some(FLUX_SOURCE_REVISION)
     );
     assert_eq!(
         condition(&tag, "ArtifactInStorage").map(|c| c.0),
@@ -429,7 +400,7 @@ async fn a_kustomization_applies_an_oci_artifact() -> Result<()> {
     let ns = env.namespace("oci-kustomize").await?;
     let mut controllers = FluxControllers::start(&env, &ns, &[])?;
     let sources: Api<OCIRepository> = Api::namespaced(env.client(), ns.name());
-    create_oci_repository(
+    create_source(
         &sources,
         &ns,
         "app",

@@ -6,12 +6,10 @@
 
 use std::path::Path;
 
-use driftless_api::common::Artifact;
 use driftless_api::source::ocirepository::{OCILayerOperation, OCIRepository};
 use driftless_core::artifact::{Limits, Revision, unpack_file};
 use driftless_core::conditions::{reasons, types};
 use driftless_oci::{Manifest, REASON_LAYER_OPERATION_FAILED, REASON_PULL_FAILED};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::source::oci_step_error;
 use super::{Progress, key, object_key};
@@ -94,32 +92,14 @@ pub(super) async fn run(
     .await
     .map_err(|e| storage_failed(reasons::ARCHIVE_OPERATION_FAILED, e.to_string()))??;
     drop(dir);
-    let metadata = manifest.annotations.clone().filter(|a| !a.is_empty());
-    let unchanged = progress.current.as_ref().filter(|c| {
-        c.digest == stored.digest
-            && c.revision == stored.revision
-            && c.path == stored.path
-            && c.metadata == metadata
-    });
-    let artifact = match unchanged {
-        Some(current) => current.clone(),
-        None => Artifact {
-            path: stored.path,
-            url: stored.url,
-            revision: stored.revision,
-            digest: stored.digest,
-            last_update_time: Time(k8s_openapi::jiff::Timestamp::now()),
-            size: i64::try_from(stored.size).ok(),
-            metadata,
-        },
-    };
     let (ns, name) = object_key(obj);
-    if let Err(e) = ctx
-        .storage
-        .garbage_collect(&key(&ns, &name), &artifact.path)
-    {
-        tracing::warn!(error = %e, "artifact garbage collection failed");
-    }
+    let artifact = crate::reconcile::artifact::record(
+        &ctx.storage,
+        &key(&ns, &name),
+        progress.current.as_ref(),
+        stored,
+        manifest.annotations.clone().filter(|a| !a.is_empty()),
+    );
     progress.artifact = Some(artifact);
     Ok(())
 }

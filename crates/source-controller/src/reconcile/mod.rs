@@ -17,7 +17,7 @@
 //! previous artifact: `status.artifact` keeps pointing at the last good file, which stays
 //! served.
 
-mod artifact;
+pub(crate) mod artifact;
 mod include;
 pub(crate) mod outdated;
 pub(crate) mod source;
