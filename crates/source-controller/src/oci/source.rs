@@ -176,10 +176,18 @@ async fn select_tag(
     if set(&r.digest).is_some() {
         return Ok(None);
     }
+    let invalid = |m: String| fetch_failed(reasons::URL_INVALID, m).stalled();
     let Some(range) = set(&r.semver) else {
+        // Flux ignores a lone filter; it is refused here so the user sees it does nothing.
+        if set(&r.semver_filter).is_some() {
+            return Err(invalid(
+                "spec.ref.semverFilter filters the tags of spec.ref.semver, which is not set: \
+                 set spec.ref.semver (e.g. '*') or remove the filter"
+                    .to_owned(),
+            ));
+        }
         return Ok(Some(set(&r.tag).unwrap_or_else(|| "latest".to_owned())));
     };
-    let invalid = |m: String| fetch_failed(reasons::URL_INVALID, m).stalled();
     let constraint = driftless_core::semver::Constraint::parse(&range)
         .map_err(|e| invalid(format!("spec.ref.semver {range:?} is invalid: {e}")))?;
     let filter = set(&r.semver_filter)
@@ -256,6 +264,60 @@ mod tests {
             "metadata": {"name": "app", "namespace": "ns"}, "spec": full,
         }))
         .expect("repo")
+    }
+
+    /// Refusals that need no registry: the client is built (no I/O) but never used.
+    #[tokio::test]
+    async fn bad_refs_are_refused_before_asking_the_registry() {
+        let client = RegistryClient::new(
+            &ClientOptions::default(),
+            &driftless_oci::Credentials::Anonymous,
+        )
+        .expect("client");
+        let repository = Repository::parse("oci://r.io/app").expect("repository");
+        for (reference, needle) in [
+            (
+                serde_json::json!({"semverFilter": "^1"}),
+                "set spec.ref.semver",
+            ),
+            (
+                serde_json::json!({"semver": "not a range"}),
+                "spec.ref.semver",
+            ),
+            (
+                serde_json::json!({"semver": "*", "semverFilter": "(unclosed"}),
+                "spec.ref.semverFilter",
+            ),
+        ] {
+            let err = select_tag(
+                &repo(serde_json::json!({"ref": reference})),
+                &client,
+                &repository,
+            )
+            .await
+            .expect_err("refused");
+            assert_eq!(err.reason, reasons::URL_INVALID, "{reference}");
+            assert!(
+                err.stalled && err.message.contains(needle),
+                "{reference}: {err}"
+            );
+        }
+        let tag = |reference| {
+            let obj = repo(serde_json::json!({"ref": reference}));
+            let client = &client;
+            let repository = &repository;
+            async move { select_tag(&obj, client, repository).await.expect("tag") }
+        };
+        assert_eq!(tag(serde_json::json!({})).await.as_deref(), Some("latest"));
+        assert_eq!(
+            tag(serde_json::json!({"tag": "v1"})).await.as_deref(),
+            Some("v1")
+        );
+        assert_eq!(
+            tag(serde_json::json!({"tag": "v1", "digest": "sha256:ab"})).await,
+            None,
+            "a digest wins and has no tag"
+        );
     }
 
     #[test]
