@@ -10,13 +10,14 @@ use anyhow::{Context as _, Result};
 use driftless_api::kustomize::Kustomization;
 use driftless_api::source::ocirepository::OCIRepository;
 use driftless_e2e::flux::{FluxControllers, create_kustomization};
+use driftless_e2e::proxy::{PROXY_PASSWORD, PROXY_USER};
 use driftless_e2e::registry::{
     FLUX_SOURCE_REVISION, REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions,
     flux_artifact,
 };
 use driftless_e2e::source::{
-    SourceController, artifact_files, create_docker_config_secret, create_source, http_get,
-    request_reconcile,
+    SourceController, artifact_files, create_docker_config_secret, create_secret, create_source,
+    http_get, request_reconcile,
 };
 use driftless_e2e::{TestEnv, wait};
 use driftless_oci::{
@@ -25,7 +26,7 @@ use driftless_oci::{
 };
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use sha2::Digest as _;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -137,16 +138,17 @@ async fn oci_repository_pulls_from_a_real_registry() -> Result<()> {
         },
     )?;
     let repo = Repository::parse(&registry.oci_url("app/manifests"))?;
-    let (v1, _) = push(
-        &pusher,
-        &repo,
-        "1.0.0",
-        &[
-            ("app.yaml", &config_map("app", "one")),
-            ("README.md", "# docs"),
-        ],
-    )
-    .await?;
+    let v1_files = [
+        ("app.yaml", config_map("app", "one")),
+        ("README.md", "# docs".to_owned()),
+    ];
+    let v1_files: Vec<(&str, &str)> = v1_files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let (v1, _) = push(&pusher, &repo, "1.0.0", &v1_files).await?;
+    // The same artifact in a repository only the no-op case reads, so that its access log
+    // lines are told apart from the other objects' retries.
+    let noop_repo = Repository::parse(&registry.oci_url("noop/app"))?;
+    let (noop_digest, _) = push(&pusher, &noop_repo, "1.0.0", &v1_files).await?;
+    assert_eq!(noop_digest, v1, "the same artifact has the same digest");
     push(
         &pusher,
         &repo,
@@ -197,7 +199,8 @@ async fn oci_repository_pulls_from_a_real_registry() -> Result<()> {
     let cases = [
         (
             "tag",
-            base(serde_json::json!({"ref": {"tag": "1.0.0"}, "ignore": "*.md"})),
+            base(serde_json::json!({"url": registry.oci_url("noop/app"),
+                                    "ref": {"tag": "1.0.0"}, "ignore": "*.md"})),
         ),
         (
             "semver",
@@ -349,14 +352,19 @@ async fn oci_repository_pulls_from_a_real_registry() -> Result<()> {
     })
     .await?;
     let log = registry.log();
-    let new = &log[before.len().min(log.len())..];
+    let new: Vec<&str> = log[before.len().min(log.len())..]
+        .lines()
+        .filter(|l| l.contains("\"") && l.contains("/v2/noop/app/"))
+        .collect();
     assert!(
-        new.contains("\"HEAD /v2/app/manifests/manifests/1.0.0"),
-        "the digest was asked:\n{new}"
+        new.iter()
+            .any(|l| l.contains("\"HEAD /v2/noop/app/manifests/1.0.0")),
+        "the digest was asked:\n{new:#?}"
     );
     assert!(
-        !new.contains("/blobs/") && !new.contains("\"GET /v2/app/manifests/manifests/"),
-        "no manifest or blob downloaded on the no-op path:\n{new}"
+        new.iter()
+            .all(|l| !l.contains("/blobs/") && !l.contains("\"GET /v2/noop/app/manifests/")),
+        "no manifest or blob downloaded on the no-op path:\n{new:#?}"
     );
 
     // A wrong password fails the reconcile; the previous artifact stays served.
@@ -459,5 +467,165 @@ async fn a_kustomization_applies_an_oci_artifact() -> Result<()> {
         cm.data.and_then(|d| d.get("value").cloned()).as_deref(),
         Some("second")
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn tls_proxy_corrupt_layers_suspend_and_deletion() -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let registry = Registry::start(RegistryOptions {
+        tls: true,
+        ..RegistryOptions::default()
+    })?;
+    let ca = registry
+        .ca_pem()
+        .context("TLS registry has a CA")?
+        .to_owned();
+    let pusher = RegistryClient::new(
+        &ClientOptions {
+            tls: Some(driftless_oci::TlsConfig::with_ca_pem(ca.clone())),
+            ..ClientOptions::default()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let repo = Repository::parse(&registry.oci_url("secure/app"))?;
+    let (v1, _) = push(
+        &pusher,
+        &repo,
+        "v1",
+        &[("app.yaml", &config_map("app", "tls"))],
+    )
+    .await?;
+    pusher
+        .push(&repo, "corrupt", &flux_artifact(b"not a tar.gz"))
+        .await?;
+    let proxy = driftless_e2e::proxy::Proxy::start()?;
+
+    let env = TestEnv::get().await?;
+    let ns = env.namespace("source-oci-tls").await?;
+    let mut controller = SourceController::start(&env, &ns, &[])?;
+    create_secret(&env, &ns, "ca", &[("ca.crt", &ca)]).await?;
+    create_secret(
+        &env,
+        &ns,
+        "proxy",
+        &[
+            ("address", &proxy.address()),
+            ("username", PROXY_USER),
+            ("password", PROXY_PASSWORD),
+        ],
+    )
+    .await?;
+    let api: Api<OCIRepository> = Api::namespaced(env.client(), ns.name());
+    let url = registry.oci_url("secure/app");
+    let with_ca = |extra: serde_json::Value| {
+        let mut spec = serde_json::json!({"url": url, "ref": {"tag": "v1"},
+                                          "certSecretRef": {"name": "ca"}});
+        if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        spec
+    };
+    // Created first: had it been reconciled, it would be Ready before the others.
+    create_source(
+        &api,
+        &ns,
+        "suspended",
+        with_ca(serde_json::json!({"suspend": true})),
+    )
+    .await?;
+    create_source(&api, &ns, "tls", with_ca(serde_json::json!({}))).await?;
+    create_source(
+        &api,
+        &ns,
+        "proxied",
+        with_ca(serde_json::json!({"proxySecretRef": {"name": "proxy"}})),
+    )
+    .await?;
+    create_source(
+        &api,
+        &ns,
+        "corrupt",
+        with_ca(serde_json::json!({"ref": {"tag": "corrupt"}})),
+    )
+    .await?;
+    create_source(
+        &api,
+        &ns,
+        "no-ca",
+        serde_json::json!({"url": url, "ref": {"tag": "v1"}}),
+    )
+    .await?;
+
+    let want = format!("v1@{v1}");
+    let tls = wait::wait_for(&api, "tls", TIMEOUT, "be Ready over TLS", |r| {
+        ready_revision(r).as_deref() == Some(want.as_str())
+    })
+    .await;
+    controller.process.ensure_running()?;
+    let tls = tls?;
+    assert_eq!(
+        file(&artifact_files(&served(&tls)?)?, "app.yaml"),
+        Some(config_map("app", "tls"))
+    );
+    wait::wait_for(
+        &api,
+        "proxied",
+        TIMEOUT,
+        "be Ready through the proxy",
+        |r| ready_revision(r).as_deref() == Some(want.as_str()),
+    )
+    .await?;
+    assert!(
+        proxy.relayed() > 0,
+        "the registry was reached through the proxy"
+    );
+
+    let no_ca = wait::wait_for(&api, "no-ca", TIMEOUT, "fail", |r| {
+        condition(r, "Ready").is_some_and(|c| c.0 == "False")
+    })
+    .await?;
+    let message = condition(&no_ca, "Ready").map(|c| c.2).unwrap_or_default();
+    assert!(message.contains("ca.crt"), "says to give the CA: {message}");
+
+    let corrupt = wait_failed(&api, "corrupt", "OCIArtifactLayerOperationFailed").await?;
+    let message = condition(&corrupt, "Ready")
+        .map(|c| c.2)
+        .unwrap_or_default();
+    assert!(message.contains("extracting the layer"), "{message}");
+
+    let suspended = api.get("suspended").await?;
+    assert!(
+        suspended
+            .status
+            .as_ref()
+            .and_then(|s| s.artifact.as_ref())
+            .is_none(),
+        "a suspended OCIRepository pulls nothing: {:?}",
+        suspended.status
+    );
+    let patch = serde_json::json!({"spec": {"suspend": false}});
+    api.patch("suspended", &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    wait::wait_for(&api, "suspended", TIMEOUT, "be Ready once resumed", |r| {
+        ready_revision(r).as_deref() == Some(want.as_str())
+    })
+    .await?;
+
+    // Deletion removes the object's artifacts from storage (the finalizer's cleanup).
+    let stored = controller
+        .storage_path()
+        .join("ocirepository")
+        .join(ns.name())
+        .join("tls");
+    assert!(stored.exists(), "{} holds the artifact", stored.display());
+    api.delete("tls", &DeleteParams::default()).await?;
+    wait::wait_deleted(&api, "tls", TIMEOUT).await?;
+    assert!(
+        !stored.exists(),
+        "{} removed with the object",
+        stored.display()
+    );
+    controller.process.ensure_running()?;
     Ok(())
 }
