@@ -115,16 +115,14 @@ pub async fn create_docker_config_secret(
     name: &str,
     config: &str,
 ) -> anyhow::Result<()> {
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": config},
-    }))?;
-    Api::<Secret>::namespaced(env.client(), ns.name())
-        .create(&PostParams::default(), &secret)
-        .await
-        .with_context(|| format!("creating Secret {name}"))?;
-    Ok(())
+    create_typed_secret(
+        env,
+        ns,
+        name,
+        "kubernetes.io/dockerconfigjson",
+        &[(".dockerconfigjson", config)],
+    )
+    .await
 }
 
 /// Creates Secret `name` in `ns` from string data.
@@ -134,12 +132,24 @@ pub async fn create_secret(
     name: &str,
     data: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    create_typed_secret(env, ns, name, "Opaque", data).await
+}
+
+/// Creates Secret `name` of `type_` in `ns` from string data.
+async fn create_typed_secret(
+    env: &TestEnv,
+    ns: &TestNamespace,
+    name: &str,
+    type_: &str,
+    data: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let data: serde_json::Map<String, serde_json::Value> = data
         .iter()
         .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
         .collect();
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
+        "type": type_,
         "stringData": data,
     }))?;
     Api::<Secret>::namespaced(env.client(), ns.name())
