@@ -19,6 +19,7 @@ use driftless_e2e::source::{
     SourceController, artifact_files, create_docker_config_secret, create_secret, create_source,
     http_get, request_reconcile,
 };
+use driftless_e2e::tcp_fault::{Fault, TcpFault};
 use driftless_e2e::{TestEnv, wait};
 use driftless_oci::{
     ClientOptions, Credentials, FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE,
@@ -626,6 +627,90 @@ async fn tls_proxy_corrupt_layers_suspend_and_deletion() -> Result<()> {
         "{} removed with the object",
         stored.display()
     );
+    controller.process.ensure_running()?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_registry_that_dies_or_stalls_mid_blob_keeps_the_previous_artifact() -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let registry = Registry::anonymous()?;
+    let pusher = RegistryClient::new(
+        &ClientOptions {
+            insecure: true,
+            ..ClientOptions::default()
+        },
+        &Credentials::Anonymous,
+    )?;
+    let direct = Repository::parse(&registry.oci_url("flaky/app"))?;
+    let (first, _) = push(
+        &pusher,
+        &direct,
+        "v1",
+        &[("app.yaml", &config_map("app", "first"))],
+    )
+    .await?;
+    // Each connection gets this many bytes through: the small first artifact passes, the
+    // 2 MiB layer pushed next does not.
+    let budget = 256 * 1024;
+    let upstream = registry.host().parse()?;
+    let cut = TcpFault::start(upstream, Fault::CutAfter(budget))?;
+    let stall = TcpFault::start(upstream, Fault::StallAfter(budget))?;
+
+    let env = TestEnv::get().await?;
+    let ns = env.namespace("source-oci-fault").await?;
+    let mut controller = SourceController::start(&env, &ns, &[])?;
+    let api: Api<OCIRepository> = Api::namespaced(env.client(), ns.name());
+    for (name, relay) in [("cut", &cut), ("stall", &stall)] {
+        create_source(
+            &api,
+            &ns,
+            name,
+            serde_json::json!({"url": format!("oci://{}/flaky/app", relay.host()),
+                               "insecure": true, "ref": {"tag": "v1"}, "timeout": "5s"}),
+        )
+        .await?;
+    }
+    let want = format!("v1@{first}");
+    let mut before = Vec::new();
+    for name in ["cut", "stall"] {
+        let ready = wait::wait_for(&api, name, TIMEOUT, "be Ready through the relay", |r| {
+            ready_revision(r).as_deref() == Some(want.as_str())
+        })
+        .await;
+        controller.process.ensure_running()?;
+        before.push(ready?);
+    }
+
+    // Incompressible bytes (xorshift), so the layer is as large on the wire as on disk.
+    let mut state = 0x2545_f491_u32;
+    let large: Vec<u8> = (0..2 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    pusher.push(&direct, "v1", &flux_artifact(&large)).await?;
+    for (name, old) in ["cut", "stall"].into_iter().zip(&before) {
+        request_reconcile(&api, name, "after-push").await?;
+        let failed = wait_failed(&api, name, "OCIArtifactPullFailed").await?;
+        let message = condition(&failed, "Ready").map(|c| c.2).unwrap_or_default();
+        assert!(message.contains("blob"), "{name}: {message}");
+        let kept = failed.status.as_ref().and_then(|s| s.artifact.as_ref());
+        let previous = old.status.as_ref().and_then(|s| s.artifact.as_ref());
+        assert_eq!(
+            kept.map(|a| &a.digest),
+            previous.map(|a| &a.digest),
+            "{name}: the previous artifact stays in status"
+        );
+        assert_eq!(
+            file(&artifact_files(&served(&failed)?)?, "app.yaml"),
+            Some(config_map("app", "first")),
+            "{name}: and stays served"
+        );
+    }
     controller.process.ensure_running()?;
     Ok(())
 }
