@@ -66,15 +66,11 @@ pub(super) async fn run(
         .fetch_blob(&remote.repo, layer, &blob, ctx.limits.max_fetch_bytes)
         .await
         .map_err(oci_step_error)?;
-    let hex = remote
-        .digest
-        .strip_prefix("sha256:")
-        .unwrap_or(&remote.digest);
-    let tag = remote.revision.rsplit_once('@').map(|(tag, _)| tag);
-    let revision = Revision::new(tag, "sha256", hex).map_err(|e| {
+    let revision = Revision::parse(&remote.revision).map_err(|e| {
         StepError::new(REASON_PULL_FAILED, format!("revision: {e}")).on(types::FETCH_FAILED)
     })?;
     let (ns, name) = object_key(obj);
+    let (blocking_ns, blocking_name) = (ns.clone(), name.clone());
     let storage = ctx.storage.clone();
     let operation = selector.operation.unwrap_or_default();
     let ignore = obj.spec.ignore.clone();
@@ -82,7 +78,7 @@ pub(super) async fn run(
     let stored = tokio::task::spawn_blocking(move || {
         store(
             &storage,
-            &key(&ns, &name),
+            &key(&blocking_ns, &blocking_name),
             &revision,
             &work,
             operation,
@@ -92,7 +88,6 @@ pub(super) async fn run(
     .await
     .map_err(|e| storage_failed(reasons::ARCHIVE_OPERATION_FAILED, e.to_string()))??;
     drop(dir);
-    let (ns, name) = object_key(obj);
     let artifact = crate::reconcile::artifact::record(
         &ctx.storage,
         &key(&ns, &name),
