@@ -44,11 +44,11 @@ use crate::storage::{ObjectKey, Storage};
 /// The storage kind segment of GitRepository artifacts.
 pub const KIND: &str = "gitrepository";
 
-/// What only the GitRepository reconciler needs; the rest of [`Context`] is core's.
+/// What the source reconcilers (GitRepository, OCIRepository) share beyond core's [`Context`].
 pub struct State {
     /// Artifact storage.
     pub storage: Arc<Storage>,
-    /// Size limits of a checkout.
+    /// Size limits of a checkout; `max_fetch_bytes` also bounds one OCI layer.
     pub limits: Limits,
 }
 
