@@ -401,3 +401,35 @@ fn random_hex() -> String {
     let bytes: [u8; 16] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The `org.opencontainers.image.revision` annotation of [`flux_artifact`]s.
+pub const FLUX_SOURCE_REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
+
+/// An artifact shaped as `flux push artifact` makes it: Flux's config and content media
+/// types, the source and revision annotations, one layer holding `content`.
+pub fn flux_artifact(content: &[u8]) -> driftless_oci::Artifact {
+    let annotations = [
+        (
+            "org.opencontainers.image.source",
+            "https://example.com/repo.git",
+        ),
+        ("org.opencontainers.image.revision", FLUX_SOURCE_REVISION),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    driftless_oci::Artifact {
+        config: driftless_oci::Blob {
+            media_type: driftless_oci::FLUX_CONFIG_MEDIA_TYPE.to_owned(),
+            data: bytes::Bytes::from_static(b"{}"),
+            ..driftless_oci::Blob::default()
+        },
+        layers: vec![driftless_oci::Blob {
+            media_type: driftless_oci::FLUX_CONTENT_MEDIA_TYPE.to_owned(),
+            data: bytes::Bytes::copy_from_slice(content),
+            ..driftless_oci::Blob::default()
+        }],
+        annotations,
+        artifact_type: None,
+    }
+}

@@ -85,7 +85,44 @@ pub async fn create_git_repository(
     name: &str,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
+    create_source(api, ns, name, spec).await
+}
+
+/// Creates the source `name` of kind `K` (OCIRepository, …) in `ns`, labelled for `ns`'s
+/// source-controller, with `spec` (`interval` defaults to 10m so only the test's requests
+/// trigger reconciles).
+pub async fn create_source<K>(
+    api: &Api<K>,
+    ns: &TestNamespace,
+    name: &str,
+    spec: serde_json::Value,
+) -> anyhow::Result<()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
     create_labelled(api, ns, name, serde_json::json!({"interval": "10m"}), spec).await
+}
+
+/// Creates a `kubernetes.io/dockerconfigjson` Secret `name` in `ns` holding `config`, as
+/// `kubectl create secret docker-registry` does.
+pub async fn create_docker_config_secret(
+    env: &TestEnv,
+    ns: &TestNamespace,
+    name: &str,
+    config: &str,
+) -> anyhow::Result<()> {
+    create_typed_secret(
+        env,
+        ns,
+        name,
+        "kubernetes.io/dockerconfigjson",
+        &[(".dockerconfigjson", config)],
+    )
+    .await
 }
 
 /// Creates Secret `name` in `ns` from string data.
@@ -95,12 +132,24 @@ pub async fn create_secret(
     name: &str,
     data: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    create_typed_secret(env, ns, name, "Opaque", data).await
+}
+
+/// Creates Secret `name` of `type_` in `ns` from string data.
+async fn create_typed_secret(
+    env: &TestEnv,
+    ns: &TestNamespace,
+    name: &str,
+    type_: &str,
+    data: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let data: serde_json::Map<String, serde_json::Value> = data
         .iter()
         .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
         .collect();
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
+        "type": type_,
         "stringData": data,
     }))?;
     Api::<Secret>::namespaced(env.client(), ns.name())
@@ -129,11 +178,10 @@ pub async fn create_http_credentials(
 }
 
 /// Sets `reconcile.fluxcd.io/requestedAt` to `token`.
-pub async fn request_reconcile(
-    api: &Api<GitRepository>,
-    name: &str,
-    token: &str,
-) -> anyhow::Result<()> {
+pub async fn request_reconcile<K>(api: &Api<K>, name: &str, token: &str) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;

@@ -14,12 +14,15 @@ use anyhow::{Context as _, Result, ensure};
 use bytes::Bytes;
 use driftless_e2e::helm_repo::{self, HELM_REPO_PASSWORD, HELM_REPO_USER, HelmRepo};
 use driftless_e2e::proxy::{PROXY_PASSWORD, PROXY_USER, Proxy};
-use driftless_e2e::registry::{REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions};
+use driftless_e2e::registry::{
+    FLUX_SOURCE_REVISION, REGISTRY_PASSWORD, REGISTRY_USER, Registry, RegistryOptions,
+    flux_artifact,
+};
 use driftless_e2e::tcp_fault::{Fault, TcpFault};
 use driftless_oci::{
-    Artifact, Blob, ClientOptions, Credentials, Error, FLUX_CONFIG_MEDIA_TYPE,
-    FLUX_CONTENT_MEDIA_TYPE, HELM_CHART_CONFIG_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE, Manifest,
-    ProxyConfig, RegistryClient, Repository, TlsConfig,
+    Artifact, Blob, ClientOptions, Credentials, Error, FLUX_CONTENT_MEDIA_TYPE,
+    HELM_CHART_CONFIG_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE, Manifest, ProxyConfig,
+    RegistryClient, Repository, TlsConfig,
 };
 
 fn plain() -> ClientOptions {
@@ -37,33 +40,6 @@ fn anonymous(options: &ClientOptions) -> Result<RegistryClient> {
 fn chart_tgz(dir: &Path, name: &str, version: &str) -> Result<std::path::PathBuf> {
     let src = helm_repo::write_chart(&dir.join("src").join(version), name, version)?;
     helm_repo::package_chart(&src, &dir.join("out"))
-}
-
-/// A small Flux-style artifact whose layer bytes are `content`.
-fn flux_artifact(content: &[u8]) -> Artifact {
-    let mut annotations = BTreeMap::new();
-    annotations.insert(
-        "org.opencontainers.image.source".to_owned(),
-        "https://example.com/repo.git".to_owned(),
-    );
-    annotations.insert(
-        "org.opencontainers.image.revision".to_owned(),
-        "main@sha1:0123456789abcdef0123456789abcdef01234567".to_owned(),
-    );
-    Artifact {
-        config: Blob {
-            media_type: FLUX_CONFIG_MEDIA_TYPE.to_owned(),
-            data: Bytes::from_static(b"{}"),
-            ..Blob::default()
-        },
-        layers: vec![Blob {
-            media_type: FLUX_CONTENT_MEDIA_TYPE.to_owned(),
-            data: Bytes::copy_from_slice(content),
-            ..Blob::default()
-        }],
-        annotations,
-        artifact_type: None,
-    }
 }
 
 fn image(fetched: &driftless_oci::FetchedManifest) -> Result<&driftless_oci::OciImageManifest> {
@@ -169,7 +145,7 @@ async fn an_artifact_pushed_by_the_library_is_pulled_by_helm() -> Result<()> {
         annotations
             .get("org.opencontainers.image.revision")
             .map(String::as_str),
-        Some("main@sha1:0123456789abcdef0123456789abcdef01234567")
+        Some(FLUX_SOURCE_REVISION)
     );
     assert_eq!(manifest.layers.len(), 1);
     assert_eq!(manifest.layers[0].media_type, FLUX_CONTENT_MEDIA_TYPE);

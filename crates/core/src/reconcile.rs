@@ -61,7 +61,9 @@ use crate::{
     status::{self, Reference},
 };
 use driftless_api::{
-    common::FINALIZER, kustomize::Kustomization, source::gitrepository::GitRepository,
+    common::FINALIZER,
+    kustomize::Kustomization,
+    source::{gitrepository::GitRepository, ocirepository::OCIRepository},
 };
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -131,7 +133,7 @@ macro_rules! flux_objects {
     )+};
 }
 
-flux_objects!(GitRepository, Kustomization);
+flux_objects!(GitRepository, OCIRepository, Kustomization);
 
 /// `spec.interval` of `obj`, or [`INTERVAL_FALLBACK`] (logged) when it does not parse.
 pub fn interval<K: FluxObject>(obj: &K) -> Duration {

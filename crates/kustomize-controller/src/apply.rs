@@ -177,6 +177,9 @@ pub async fn wait_terminated(
         .filter(|c| c.action == driftless_core::apply::Action::Deleted)
         .map(|c| c.object.clone())
         .collect();
-    let timeout = driftless_core::reconcile::parse_or(k.spec.timeout.as_deref(), driftless_core::reconcile::interval(k));
+    let timeout = driftless_core::reconcile::parse_or(
+        k.spec.timeout.as_deref(),
+        driftless_core::reconcile::interval(k),
+    );
     applier.wait_deleted(&objects, timeout).await
 }

@@ -2,11 +2,11 @@
 
 use crate::Context;
 use driftless_api::kustomize::{Kustomization, KustomizationSourceKind};
+use driftless_core::reconcile::{self, StepError};
 use driftless_core::{
     conditions::{self, reasons},
     health::BoolExpr,
 };
-use driftless_core::reconcile::{self, StepError};
 use kube::{
     Api, ResourceExt,
     api::{ApiResource, DynamicObject, GroupVersionKind},

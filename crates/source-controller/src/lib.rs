@@ -1,8 +1,9 @@
-//! The source-controller: turns a Git repository into a verified, versioned artifact that other
-//! controllers download.
+//! The source-controller: turns a Git repository or an OCI artifact into a verified, versioned
+//! artifact that other controllers download.
 //!
 //! ```text
 //!  GitRepository ──► git (resolve, fetch, checkout, verify) ──► sourceignore filter
+//!  OCIRepository ──► oci (tags, HEAD digest, manifest, layer) ──┘ (extract) or as is (copy)
 //!        │                                                           │
 //!        │                                                           ▼
 //!        └──── status.artifact {url, revision, digest} ◄── storage (pack, retention, GC)
@@ -14,6 +15,7 @@
 /// too); the alias keeps `crate::git::…` paths stable.
 pub use driftless_git as git;
 pub mod features;
+pub mod oci;
 pub mod reconcile;
 pub mod server;
 pub mod sourceignore;

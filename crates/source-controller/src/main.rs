@@ -1,5 +1,5 @@
 //! The `source-controller` binary: flags, storage, the artifact server and the GitRepository
-//! reconciler, inside the shared controller runtime.
+//! and OCIRepository reconcilers, inside the shared controller runtime.
 
 use std::sync::Arc;
 
@@ -8,8 +8,8 @@ use driftless_core::flags::{self, Args, ControllerDefaults, StorageArgs};
 use driftless_core::metrics::Metrics;
 use driftless_source_controller::git::Limits;
 use driftless_source_controller::reconcile::{self, Context, State};
-use driftless_source_controller::server;
 use driftless_source_controller::storage::{Retention, Storage};
+use driftless_source_controller::{oci, server};
 
 /// Flags: the shared ones, storage, and the checkout size limits.
 #[derive(Parser, Debug)]
@@ -22,7 +22,7 @@ struct Cli {
     /// Largest file (bytes) a checkout may contain; larger files fail the reconcile.
     #[arg(long, default_value_t = 256 << 20)]
     max_file_size: u64,
-    /// Most bytes one Git fetch may download.
+    /// Most bytes one Git fetch, or one OCI layer, may download.
     #[arg(long, default_value_t = 2 << 30)]
     max_fetch_size: u64,
 }
@@ -83,7 +83,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 ));
             }
             let ctx = Arc::new(Context::new(rt, &args, State { storage, limits }));
-            reconcile::run(ctx, &args).await?;
+            // Both kinds share the storage, the artifact server and the runtime.
+            tokio::try_join!(reconcile::run(ctx.clone(), &args), oci::run(ctx, &args))?;
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         },
     )

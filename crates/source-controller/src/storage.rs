@@ -177,6 +177,39 @@ impl Storage {
         })
     }
 
+    /// Store the file `src` as it is (an OCI layer under `layerSelector.operation: copy`) at
+    /// `<kind>/<ns>/<name>/<revision hex>.tar.gz`, atomically.
+    pub fn store_file(
+        &self,
+        key: &ObjectKey<'_>,
+        revision: &Revision,
+        src: &Path,
+    ) -> Result<StoredArtifact, StorageError> {
+        let rel_dir = key.rel_dir()?;
+        let dir = self.root.join(&rel_dir);
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let file = format!("{}.tar.gz", revision.hex());
+        let partial = tempfile::Builder::new()
+            .prefix(".store-")
+            .tempfile_in(&dir)
+            .map_err(io(format!("creating a file in {}", dir.display())))?;
+        let size =
+            std::fs::copy(src, partial.path()).map_err(io(format!("copying {}", src.display())))?;
+        let digest = Digest::of_file(partial.path())
+            .map_err(io(format!("reading {}", partial.path().display())))?;
+        partial
+            .persist(dir.join(&file))
+            .map_err(|e| io(format!("renaming to {file}"))(e.error))?;
+        let rel = format!("{}/{file}", slash_path(&rel_dir));
+        Ok(StoredArtifact {
+            url: self.url(&rel),
+            path: rel,
+            revision: revision.to_string(),
+            digest: digest.to_string(),
+            size,
+        })
+    }
+
     /// Whether the artifact at `rel_path` exists and still has `digest` (so a no-op reconcile
     /// can trust it).
     pub fn verify(&self, rel_path: &str, digest: &str) -> bool {
@@ -311,6 +344,27 @@ mod tests {
         assert_eq!(a.digest, b.digest, "same tree, same digest");
         assert!(s.verify(&a.path, &a.digest));
         assert!(!s.verify(&a.path, "sha256:00"));
+    }
+
+    #[test]
+    fn a_copied_file_keeps_its_bytes_and_digest() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let s = storage(tmp.path(), Retention::default());
+        let layer = tmp.path().join("layer.tgz");
+        std::fs::write(&layer, b"not repacked").expect("write");
+        let hex = "c".repeat(64);
+        let rev = Revision::new(Some("v1"), "sha256", &hex).expect("revision");
+        let a = s.store_file(&KEY, &rev, &layer).expect("store");
+        assert_eq!(a.path, format!("gitrepository/default/app/{hex}.tar.gz"));
+        assert_eq!(a.revision, format!("v1@sha256:{hex}"));
+        assert_eq!(a.size, 12);
+        assert_eq!(
+            a.digest,
+            Digest::of_bytes(b"not repacked").to_string(),
+            "the digest of the bytes as they were"
+        );
+        let stored = s.resolve(&a.path).expect("in storage");
+        assert_eq!(std::fs::read(stored).expect("read"), b"not repacked");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod helm;
 mod kustomize;
 mod kustomize_controller;
 mod loop_latency;
+mod oci_source;
 mod source;
 
 use std::ffi::OsStr;
@@ -137,7 +138,7 @@ pub(super) fn stats(samples: &[Duration]) -> (Duration, Duration, Duration) {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: kustomize | helm | source | kustomize-controller | loop
+    /// Which benchmark: kustomize | helm | source | source-oci | kustomize-controller | loop
     pub name: String,
 }
 
@@ -146,6 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "kustomize" => kustomize::run(),
         "helm" => helm::run(),
         "source" => source::run(),
+        "source-oci" => oci_source::run(),
         "kustomize-controller" => kustomize_controller::run(),
         "loop" => loop_latency::run(),
         other => anyhow::bail!("cargo xtask bench {other}: no such benchmark yet"),

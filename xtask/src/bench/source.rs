@@ -12,6 +12,8 @@
 //! 3. resident memory (VmRSS, VmHWM from `/proc/<pid>/status`) of a fresh controller process
 //!    idle, and with 100 GitRepositories Ready.
 //!
+//! 4. OCIRepositories at scale (see `oci_source`).
+//!
 //! Wall times are observed through the API server (polled every 10 ms), so they include the
 //! watch latency a user sees too.
 
@@ -49,12 +51,12 @@ fn scratch(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// A controller process of this benchmark, killed when dropped.
-struct Controller {
+pub(super) struct Controller {
     child: Child,
 }
 
 impl Controller {
-    fn start(bin: &Path, env: &TestEnv, ns: &TestNamespace) -> anyhow::Result<Self> {
+    pub(super) fn start(bin: &Path, env: &TestEnv, ns: &TestNamespace) -> anyhow::Result<Self> {
         let storage = scratch(&format!("storage-{}", ns.name()))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -80,7 +82,7 @@ impl Controller {
     }
 
     /// CPU time (user + system) the process has used so far, from `/proc/<pid>/stat`.
-    fn cpu(&self) -> anyhow::Result<Duration> {
+    pub(super) fn cpu(&self) -> anyhow::Result<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
         let rest = stat
             .rsplit_once(')')
@@ -99,7 +101,7 @@ impl Controller {
     }
 
     /// `(VmRSS, VmHWM)` in KiB.
-    fn memory(&self) -> anyhow::Result<(u64, u64)> {
+    pub(super) fn memory(&self) -> anyhow::Result<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let field = |name: &str| -> anyhow::Result<u64> {
             status
@@ -121,7 +123,7 @@ impl Drop for Controller {
 }
 
 /// Polls `check` every [`POLL`] until it holds; returns the time it took.
-async fn until(
+pub(super) async fn until(
     what: &str,
     mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
 ) -> anyhow::Result<Duration> {
@@ -366,7 +368,8 @@ async fn run_async(bin: &Path) -> anyhow::Result<()> {
     if packs_fetched != 0 {
         bail!("the no-op reconciles fetched {packs_fetched} pack(s)");
     }
-    Ok(())
+    println!();
+    super::oci_source::run_async(bin).await
 }
 
 /// `median ms (min-max)`.

@@ -6,11 +6,13 @@ use driftless_api::source::gitrepository::GitRepository;
 use driftless_core::conditions::{reasons, types};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Context, Progress, StepError, key, object_key};
 use crate::git::CommitTree;
 use crate::sourceignore::SourceFilter;
+use crate::storage::{ObjectKey, Storage, StoredArtifact};
 
 pub(super) async fn run(
     obj: &GitRepository,
@@ -57,8 +59,32 @@ pub(super) async fn run(
     })
     .await
     .map_err(|e| failed(reasons::ARCHIVE_OPERATION_FAILED, e.to_string()))??;
-    let unchanged = progress.current.as_ref().filter(|c| {
-        c.digest == stored.digest && c.revision == stored.revision && c.path == stored.path
+    let (ns, name) = object_key(obj);
+    let artifact = record(
+        &ctx.storage,
+        &key(&ns, &name),
+        progress.current.as_ref(),
+        stored,
+        None,
+    );
+    progress.artifact = Some(artifact);
+    Ok(())
+}
+
+/// The `status.artifact` for `stored` (any source kind): the current one, its
+/// `lastUpdateTime` kept, when nothing about it changed; then older files are collected.
+pub(crate) fn record(
+    storage: &Storage,
+    key: &ObjectKey<'_>,
+    current: Option<&Artifact>,
+    stored: StoredArtifact,
+    metadata: Option<BTreeMap<String, String>>,
+) -> Artifact {
+    let unchanged = current.filter(|c| {
+        c.digest == stored.digest
+            && c.revision == stored.revision
+            && c.path == stored.path
+            && c.metadata == metadata
     });
     let artifact = match unchanged {
         Some(current) => current.clone(),
@@ -67,20 +93,15 @@ pub(super) async fn run(
             url: stored.url,
             revision: stored.revision,
             digest: stored.digest,
-            last_update_time: Time(jiff_now()),
+            last_update_time: Time(k8s_openapi::jiff::Timestamp::now()),
             size: i64::try_from(stored.size).ok(),
-            metadata: None,
+            metadata,
         },
     };
-    let (ns, name) = object_key(obj);
-    if let Err(e) = ctx
-        .storage
-        .garbage_collect(&key(&ns, &name), &artifact.path)
-    {
+    if let Err(e) = storage.garbage_collect(key, &artifact.path) {
         tracing::warn!(error = %e, "artifact garbage collection failed");
     }
-    progress.artifact = Some(artifact);
-    Ok(())
+    artifact
 }
 
 /// Whether `rel` is inside one of the `spec.sparseCheckout` folders (or a folder on the way
@@ -91,10 +112,6 @@ fn within_sparse(sparse: &[String], rel: &Path, is_dir: bool) -> bool {
             let dir = Path::new(dir.trim_matches('/'));
             rel.starts_with(dir) || (is_dir && dir.starts_with(rel))
         })
-}
-
-fn jiff_now() -> k8s_openapi::jiff::Timestamp {
-    k8s_openapi::jiff::Timestamp::now()
 }
 
 #[cfg(test)]

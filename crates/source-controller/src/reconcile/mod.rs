@@ -17,12 +17,12 @@
 //! previous artifact: `status.artifact` keeps pointing at the last good file, which stays
 //! served.
 
-mod artifact;
+pub(crate) mod artifact;
 mod include;
-mod outdated;
-mod source;
-mod status;
-mod storage;
+pub(crate) mod outdated;
+pub(crate) mod source;
+pub(crate) mod status;
+pub(crate) mod storage;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,11 +44,11 @@ use crate::storage::{ObjectKey, Storage};
 /// The storage kind segment of GitRepository artifacts.
 pub const KIND: &str = "gitrepository";
 
-/// What only the GitRepository reconciler needs; the rest of [`Context`] is core's.
+/// What the source reconcilers (GitRepository, OCIRepository) share beyond core's [`Context`].
 pub struct State {
     /// Artifact storage.
     pub storage: Arc<Storage>,
-    /// Size limits of a checkout.
+    /// Size limits of a checkout; `max_fetch_bytes` also bounds one OCI layer.
     pub limits: Limits,
 }
 

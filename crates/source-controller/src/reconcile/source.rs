@@ -47,7 +47,7 @@ fn git_step_error(err: GitError) -> StepError {
     }
 }
 
-async fn secret_data(
+pub(crate) async fn secret_data(
     ctx: &Context,
     ns: &str,
     name: &str,

@@ -3,6 +3,7 @@
 //! observed fields, applies the whole status by server-side apply, and publishes an Event when
 //! `Ready` changed.
 
+use driftless_api::common::Artifact;
 use driftless_api::source::gitrepository::{GitRepository, GitRepositoryStatus};
 use driftless_core::conditions::{self, Status, reasons, types};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -11,12 +12,13 @@ use kube::Api;
 use super::outdated::Outdated;
 use super::source::verify_mode;
 use super::{Context, Progress, StepError};
-use driftless_core::reconcile::{self, Error};
+use driftless_core::reconcile::{self, Error, FluxObject};
+use serde::Serialize;
 
 /// The conditions while a new artifact is built, as Flux shows them: `ArtifactOutdated=True`
 /// when an artifact exists and the remote or an include moved on, `Reconciling=True` and
 /// `Ready=Unknown` with reason `Progressing`.
-pub(super) fn progressing_conditions(
+pub(crate) fn progressing_conditions(
     old: &[Condition],
     outdated: &Outdated,
     generation: Option<i64>,
@@ -67,29 +69,60 @@ pub(super) async fn write(
     progress: &Progress,
     failure: Option<&StepError>,
 ) -> Result<Vec<Condition>, Error> {
-    let generation = obj.metadata.generation;
     let old = obj.status.clone().unwrap_or_default();
-    let old_ready = old
-        .conditions
-        .as_deref()
-        .and_then(|c| conditions::get(c, types::READY))
-        .cloned();
     let mut status = GitRepositoryStatus {
         artifact: progress.artifact.clone(),
         ..old.clone()
     };
-    let mut conds = progress
-        .conditions
-        .clone()
-        .or_else(|| old.conditions.clone())
-        .unwrap_or_default();
+    let conds = outcome_conditions(
+        progress.conditions.clone().or(old.conditions.clone()),
+        obj.metadata.generation,
+        progress.artifact.as_ref(),
+        progress.verified.as_deref(),
+        failure,
+    );
+    if failure.is_none() {
+        status.observed_ignore = obj.spec.ignore.clone();
+        status.observed_recurse_submodules = obj.spec.recurse_submodules;
+        status.observed_sparse_checkout = obj.spec.sparse_checkout.clone();
+        status.observed_include = obj.spec.include.clone();
+        status.included_artifacts = (!progress.includes.is_empty()).then(|| {
+            progress
+                .includes
+                .iter()
+                .map(|i| i.artifact.clone())
+                .collect()
+        });
+        status.source_verification_mode = verify_mode(obj).map(|(_, m)| m.to_owned());
+        status.source_verification_fingerprint = progress
+            .verification
+            .as_ref()
+            .map(|v| v.fingerprint.clone());
+    }
+    status.conditions = Some(conds.clone());
+    status.observed_generation = obj.metadata.generation;
+    if let Some(token) = driftless_core::status::reconcile_request(obj) {
+        status.last_handled_reconcile_at = Some(token.to_owned());
+    }
+    publish(obj, ctx, api, &status, old.conditions.as_deref(), &conds).await?;
+    Ok(conds)
+}
+
+/// A source's conditions once its chain ended: on success `ArtifactInStorage` and `Ready`
+/// name the stored revision and the failure conditions go; on failure the step's condition,
+/// `Stalled` when retrying cannot help, and `Ready=False`, with the step's reason. `old` are
+/// the conditions before (those written while building, else the recorded ones).
+pub(crate) fn outcome_conditions(
+    old: Option<Vec<Condition>>,
+    generation: Option<i64>,
+    artifact: Option<&Artifact>,
+    verified: Option<&str>,
+    failure: Option<&StepError>,
+) -> Vec<Condition> {
+    let mut conds = old.unwrap_or_default();
     match failure {
         None => {
-            let revision = progress
-                .artifact
-                .as_ref()
-                .map(|a| a.revision.clone())
-                .unwrap_or_default();
+            let revision = artifact.map(|a| a.revision.as_str()).unwrap_or_default();
             let message = format!("stored artifact for revision '{revision}'");
             for stale in [
                 types::FETCH_FAILED,
@@ -107,14 +140,14 @@ pub(super) async fn write(
                 message.clone(),
                 generation,
             );
-            match &progress.verified {
+            match verified {
                 Some(m) => {
                     conditions::mark(
                         &mut conds,
                         types::SOURCE_VERIFIED,
                         Status::True,
                         reasons::SUCCEEDED,
-                        m.clone(),
+                        m,
                         generation,
                     );
                 }
@@ -123,22 +156,6 @@ pub(super) async fn write(
                 }
             }
             conditions::mark_ready(&mut conds, reasons::SUCCEEDED, message, generation);
-            status.observed_ignore = obj.spec.ignore.clone();
-            status.observed_recurse_submodules = obj.spec.recurse_submodules;
-            status.observed_sparse_checkout = obj.spec.sparse_checkout.clone();
-            status.observed_include = obj.spec.include.clone();
-            status.included_artifacts = (!progress.includes.is_empty()).then(|| {
-                progress
-                    .includes
-                    .iter()
-                    .map(|i| i.artifact.clone())
-                    .collect()
-            });
-            status.source_verification_mode = verify_mode(obj).map(|(_, m)| m.to_owned());
-            status.source_verification_fingerprint = progress
-                .verification
-                .as_ref()
-                .map(|v| v.fingerprint.clone());
         }
         Some(err) => {
             if let Some(condition) = err.condition {
@@ -156,7 +173,7 @@ pub(super) async fn write(
                     generation,
                 );
             }
-            if progress.artifact.is_none() {
+            if artifact.is_none() {
                 conditions::remove(&mut conds, types::ARTIFACT_IN_STORAGE);
             }
             if err.stalled {
@@ -174,22 +191,31 @@ pub(super) async fn write(
             }
         }
     }
-    status.conditions = Some(conds.clone());
-    status.observed_generation = generation;
-    if let Some(token) = driftless_core::status::reconcile_request(obj) {
-        status.last_handled_reconcile_at = Some(token.to_owned());
-    }
-    driftless_core::status::apply_status(api, obj, &ctx.runtime.name, &status).await?;
-    let new_ready = conditions::get(&conds, types::READY);
+    conds
+}
+
+/// Applies a source's whole `status` by server-side apply and publishes an Event when `Ready`
+/// changed from what `old` conditions said.
+pub(crate) async fn publish<K: FluxObject, S: Serialize>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    status: &S,
+    old: Option<&[Condition]>,
+    conds: &[Condition],
+) -> Result<(), Error> {
+    driftless_core::status::apply_status(api, obj, &ctx.runtime.name, status).await?;
+    let old_ready = old.and_then(|c| conditions::get(c, types::READY));
+    let new_ready = conditions::get(conds, types::READY);
     if let Err(e) = ctx
         .runtime
         .events
-        .publish_ready_change(obj, old_ready.as_ref(), new_ready)
+        .publish_ready_change(obj, old_ready, new_ready)
         .await
     {
         tracing::warn!(error = %e, "publishing an event failed");
     }
-    Ok(conds)
+    Ok(())
 }
 
 #[cfg(test)]
