@@ -744,7 +744,7 @@ impl<'o> Builder<'o> {
                 .get_str(&["name"])
                 .ok_or_else(|| Error::invalid(&ctx, "replicas entry needs a name"))?;
             let count = r.get("count").cloned().unwrap_or(Value::Int(0));
-            transform::replicas(&mut acc.resources, name, count);
+            transform::replicas(&mut acc.resources, name, count, &[]);
         }
         let mut rules = Vec::new();
         for field in ["images", "imageTags"] {

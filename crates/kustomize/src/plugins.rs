@@ -153,6 +153,37 @@ pub(crate) fn transform(
                 .ok_or_else(|| {
                     Error::invalid(ctx, "NamespaceTransformer needs metadata.namespace")
                 })?;
+            // Only kustomize's default behaviour is built: field specs other than plain
+            // `metadata/namespace`, `unsetOnly` and a non-default `setRoleBindingSubjects` are
+            // refused rather than silently applied as the default.
+            if let Some(spec) = specs
+                .iter()
+                .find(|s| s.path != "metadata/namespace" || s.kind.is_some() || s.group.is_some())
+            {
+                return Err(Error::invalid(
+                    ctx,
+                    format!(
+                        "NamespaceTransformer: fieldSpec '{}' is not supported (only 'path: metadata/namespace' for every kind; use the kustomization's 'namespace:' field)",
+                        spec.path
+                    ),
+                ));
+            }
+            if matches!(config.get("unsetOnly"), Some(Value::Bool(true))) {
+                return Err(Error::invalid(
+                    ctx,
+                    "NamespaceTransformer: unsetOnly is not supported",
+                ));
+            }
+            if let Some(mode) =
+                text(config, "setRoleBindingSubjects").filter(|m| m != "defaultOnly")
+            {
+                return Err(Error::invalid(
+                    ctx,
+                    format!(
+                        "NamespaceTransformer: setRoleBindingSubjects '{mode}' is not supported (only defaultOnly)"
+                    ),
+                ));
+            }
             transform::namespace(resources, ns);
         }
         "ImageTagTransformer" => {
@@ -177,7 +208,7 @@ pub(crate) fn transform(
                 .get_str(&["name"])
                 .ok_or_else(|| Error::invalid(ctx, "ReplicaCountTransformer needs replica.name"))?;
             let count = replica.get("count").cloned().unwrap_or(Value::Int(0));
-            transform::replicas(resources, name, count);
+            transform::replicas(resources, name, count, &specs);
         }
         "PatchTransformer" => {
             let body = match (text(config, "path"), text(config, "patch")) {

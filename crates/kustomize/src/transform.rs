@@ -191,10 +191,25 @@ const REPLICA_KINDS: &[&str] = &[
     "StatefulSet",
 ];
 
-pub fn replicas(resources: &mut [Resource], name: &str, count: Value) {
+/// `specs` empty: kustomize's default (`spec/replicas` of the workload kinds); otherwise only
+/// where a ReplicaCountTransformer's `fieldSpecs` say.
+pub fn replicas(resources: &mut [Resource], name: &str, count: Value, specs: &[FieldSpec]) {
     for r in resources.iter_mut() {
-        if REPLICA_KINDS.contains(&r.kind()) && r.had_name(name) {
-            visit(&mut r.obj, "spec/replicas", true, &mut |n| {
+        if !r.had_name(name) {
+            continue;
+        }
+        if specs.is_empty() {
+            if REPLICA_KINDS.contains(&r.kind()) {
+                visit(&mut r.obj, "spec/replicas", true, &mut |n| {
+                    *n = count.clone()
+                });
+            }
+            continue;
+        }
+        let applicable: Vec<FieldSpec> =
+            specs.iter().filter(|s| s.applies_to(r)).cloned().collect();
+        for spec in applicable {
+            visit(&mut r.obj, &spec.path, spec.create, &mut |n| {
                 *n = count.clone()
             });
         }

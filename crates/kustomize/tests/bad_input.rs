@@ -505,3 +505,27 @@ fn openapi_version_not_built_in_is_refused() {
         "{msg}"
     );
 }
+
+#[test]
+fn namespace_transformer_options_not_built_are_refused_not_ignored() {
+    for (option, expect) in [
+        (
+            "  fieldSpecs:\n  - path: metadata/namespace\n    kind: Deployment\n",
+            "fieldSpec 'metadata/namespace' is not supported",
+        ),
+        ("  unsetOnly: true\n", "unsetOnly is not supported"),
+        (
+            "  setRoleBindingSubjects: allServiceAccounts\n",
+            "setRoleBindingSubjects 'allServiceAccounts' is not supported",
+        ),
+    ] {
+        let kustomization = format!(
+            "resources: [cm.yaml]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: NamespaceTransformer\n  metadata: {{name: ns, namespace: shop}}\n{option}"
+        );
+        let (_, msg) = build_err(
+            &[("kustomization.yaml", &kustomization), ("cm.yaml", CM)],
+            ".",
+        );
+        assert!(msg.contains(expect), "{option}: {msg}");
+    }
+}
