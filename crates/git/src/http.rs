@@ -55,10 +55,15 @@ enum AuthKind {
     None,
 }
 
-/// Whether `remote` needs this transport rather than libgit2's.
+/// Whether `remote` needs this transport rather than libgit2's: for what libgit2 cannot carry
+/// (a bearer token, a client certificate) and for a proxy in front of a plain-`http://` remote,
+/// which libgit2 silently bypasses (it proxies only HTTPS, through CONNECT).
 pub(super) fn needed(remote: &RemoteSpec) -> bool {
     let http = remote.url.starts_with("http://") || remote.url.starts_with("https://");
-    http && (remote.credentials.bearer_token.is_some() || remote.credentials.client_cert.is_some())
+    let proxied_plain_http = remote.url.starts_with("http://") && remote.proxy.is_some();
+    http && (remote.credentials.bearer_token.is_some()
+        || remote.credentials.client_cert.is_some()
+        || proxied_plain_http)
 }
 
 /// The URL to hand libgit2 so that it picks this transport.
