@@ -55,7 +55,7 @@ pub struct Args {
     pub watch_all_namespaces: bool,
 
     /// Watch for custom resources with matching labels only (e.g. `sharding.fluxcd.io/key=shard1`).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", value_parser = parse_label_selector)]
     pub watch_label_selector: String,
 
     /// Where notification-controller receives events. Until Driftless has a
@@ -520,6 +520,105 @@ fn advertised_storage_addr_with(
     Ok(format!("{host}:{port}"))
 }
 
+/// Checks `--watch-label-selector` against Kubernetes' label selector grammar at start, as Flux
+/// does, instead of letting every watch fail later with the API server's 400.
+fn parse_label_selector(selector: &str) -> Result<String, String> {
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut requirements = Vec::new();
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.checked_sub(1).ok_or("unbalanced ')'")?,
+            ',' if depth == 0 => {
+                requirements.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced '('".into());
+    }
+    requirements.push(&selector[start..]);
+    if selector.trim().is_empty() {
+        return Ok(String::new());
+    }
+    for r in requirements {
+        label_requirement(r.trim()).map_err(|e| format!("{r:?}: {e}"))?;
+    }
+    Ok(selector.to_owned())
+}
+
+/// One requirement: `key`, `!key`, `key=v`, `key==v`, `key!=v`, `key in (a,b)`, `key notin (a)`.
+fn label_requirement(r: &str) -> Result<(), String> {
+    if let Some(key) = r.strip_prefix('!') {
+        return label_key(key.trim());
+    }
+    for op in ["!=", "==", "="] {
+        if let Some((key, value)) = r.split_once(op) {
+            label_key(key.trim())?;
+            return label_value(value.trim());
+        }
+    }
+    for op in [" notin ", " in "] {
+        if let Some((key, values)) = r.split_once(op) {
+            label_key(key.trim())?;
+            let list = values
+                .trim()
+                .strip_prefix('(')
+                .and_then(|v| v.strip_suffix(')'))
+                .ok_or("a set must be written '(a,b)'")?;
+            return list.split(',').try_for_each(|v| label_value(v.trim()));
+        }
+    }
+    label_key(r)
+}
+
+/// A label key: an optional DNS subdomain prefix and `/`, then a name of at most 63 characters.
+fn label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        let ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !ok {
+            return Err(format!("invalid label key prefix {p:?}"));
+        }
+    }
+    if name.is_empty() {
+        return Err("empty label key".into());
+    }
+    label_value(name).map_err(|_| format!("invalid label key {key:?}"))
+}
+
+/// A label value: empty, or at most 63 of `[A-Za-z0-9._-]` starting and ending alphanumeric.
+fn label_value(value: &str) -> Result<(), String> {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok = value.is_empty()
+        || (value.len() <= 63
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && alnum(value.chars().next())
+            && alnum(value.chars().last()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid label value {value:?}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -723,6 +822,29 @@ mod tests {
             assert!(err.to_string().contains(RUNTIME_NAMESPACE_ENV), "{err}");
         }
         assert_eq!(all.watcher_config().label_selector, None);
+        for bad in [
+            "a b=c",
+            "key=(x",
+            "=v",
+            "key in x",
+            "-bad=v",
+            "k=v,",
+            "Upper.Case/k=v",
+        ] {
+            let arg = format!("--watch-label-selector={bad}");
+            assert!(parse_cli(&[arg.as_str()]).is_err(), "{bad} accepted");
+        }
+        for good in [
+            "k",
+            "!k",
+            "k!=v",
+            "k==v",
+            "a.b/c=d,e in (f, g),h notin (i)",
+            "k=",
+        ] {
+            let arg = format!("--watch-label-selector={good}");
+            assert!(parse_cli(&[arg.as_str()]).is_ok(), "{good} refused");
+        }
         let sharded = parse_cli(&["--watch-label-selector=sharding.fluxcd.io/key=shard1"])
             .expect("parse")
             .common;
