@@ -221,8 +221,8 @@ async fn unimplemented_feature_gates_stop_the_controller_with_the_reason() -> an
     let cases = [
         (
             "kustomize-controller",
-            "--feature-gates=StrictPostBuildSubstitutions=false,AdditiveCELDependencyCheck=true",
-            "AdditiveCELDependencyCheck=true is not implemented",
+            "--feature-gates=StrictPostBuildSubstitutions=false,GroupChangeLog=true",
+            "GroupChangeLog=true is not implemented",
         ),
         (
             "source-controller",

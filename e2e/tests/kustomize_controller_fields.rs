@@ -203,7 +203,8 @@ async fn wait_for_termination_keeps_the_kustomization_until_its_objects_are_gone
 
 #[tokio::test]
 async fn last_applied_origin_revision_comes_from_the_artifact_metadata() -> anyhow::Result<()> {
-    let (_server, env, ns, mut controllers) = setup("kc-origin", &[]).await?;
+    let (_server, env, ns, mut controllers) =
+        setup("kc-origin", &["--feature-gates=ExternalArtifact=true"]).await?;
     let api: Api<Kustomization> = Api::namespaced(env.client(), ns.name());
     let repos = driftless_e2e::source::git_repositories(&env, &ns);
     let repo = wait::wait_for(&repos, "repo", TIMEOUT, "have an artifact", |r| {
