@@ -72,11 +72,17 @@ mod tests {
             .collect();
         let gates: FeatureGates = all.join(",").parse().expect("syntax");
         assert!(gates.resolve(GATES).is_ok());
-        let e = "AdditiveCELDependencyCheck=true"
+        let additive = "AdditiveCELDependencyCheck=true"
+            .parse::<FeatureGates>()
+            .expect("syntax")
+            .resolve(GATES)
+            .expect("implemented");
+        assert!(additive.enabled(ADDITIVE_CEL_DEPENDENCY_CHECK));
+        let e = "GroupChangeLog=true"
             .parse::<FeatureGates>()
             .expect("syntax")
             .resolve(GATES)
             .expect_err("refused");
-        assert!(e.to_string().contains("readyExpr"), "{e}");
+        assert!(e.to_string().contains("object by object"), "{e}");
     }
 }
