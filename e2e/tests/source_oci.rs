@@ -32,6 +32,17 @@ use sha2::Digest as _;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A client that pushes to the fixture's anonymous plain-HTTP registry.
+fn anonymous_pusher() -> Result<RegistryClient> {
+    Ok(RegistryClient::new(
+        &ClientOptions {
+            insecure: true,
+            ..ClientOptions::default()
+        },
+        &Credentials::Anonymous,
+    )?)
+}
+
 /// A tar.gz of `files`, as `flux push artifact` packs a directory.
 fn tgz(files: &[(&str, &str)]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -389,13 +400,7 @@ async fn oci_repository_pulls_from_a_real_registry() -> Result<()> {
 async fn a_kustomization_applies_an_oci_artifact() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let registry = Registry::anonymous()?;
-    let pusher = RegistryClient::new(
-        &ClientOptions {
-            insecure: true,
-            ..ClientOptions::default()
-        },
-        &Credentials::Anonymous,
-    )?;
+    let pusher = anonymous_pusher()?;
     let repo = Repository::parse(&registry.oci_url("deploy/app"))?;
     let (first, _) = push(
         &pusher,
@@ -635,13 +640,7 @@ async fn tls_proxy_corrupt_layers_suspend_and_deletion() -> Result<()> {
 async fn a_registry_that_dies_or_stalls_mid_blob_keeps_the_previous_artifact() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let registry = Registry::anonymous()?;
-    let pusher = RegistryClient::new(
-        &ClientOptions {
-            insecure: true,
-            ..ClientOptions::default()
-        },
-        &Credentials::Anonymous,
-    )?;
+    let pusher = anonymous_pusher()?;
     let direct = Repository::parse(&registry.oci_url("flaky/app"))?;
     let (first, _) = push(
         &pusher,

@@ -96,10 +96,7 @@ pub async fn reconcile(obj: Arc<OCIRepository>, ctx: Arc<Context>) -> Result<Act
             ))
         },
         |obj| async move {
-            let (ns, name) = object_key(&obj);
-            ctx.storage
-                .remove_all(&key(&ns, &name))
-                .map_err(|e| Error::Cleanup(format!("removing the artifacts: {e}")))
+            crate::reconcile::storage::remove_artifacts(&ctx.storage, KIND, obj.as_ref())
         },
     )
     .await

@@ -109,12 +109,7 @@ pub async fn reconcile(obj: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Act
                 conditions,
             ))
         },
-        |obj| async move {
-            let (ns, name) = object_key(&obj);
-            ctx.storage
-                .remove_all(&key(&ns, &name))
-                .map_err(|e| Error::Cleanup(format!("removing the artifacts: {e}")))
-        },
+        |obj| async move { storage::remove_artifacts(&ctx.storage, KIND, obj.as_ref()) },
     )
     .await
 }

@@ -33,3 +33,23 @@ pub(crate) fn current(
     }
     Some(current)
 }
+
+/// The finalizer's cleanup of any source kind: its artifacts leave the storage.
+pub(crate) fn remove_artifacts<K: kube::Resource>(
+    storage: &Storage,
+    kind: &str,
+    obj: &K,
+) -> Result<(), driftless_core::reconcile::Error> {
+    let (ns, name) = (
+        obj.meta().namespace.clone().unwrap_or_default(),
+        obj.meta().name.clone().unwrap_or_default(),
+    );
+    let key = ObjectKey {
+        kind,
+        namespace: &ns,
+        name: &name,
+    };
+    storage.remove_all(&key).map_err(|e| {
+        driftless_core::reconcile::Error::Cleanup(format!("removing the artifacts: {e}"))
+    })
+}
