@@ -206,8 +206,7 @@ pub fn replicas(resources: &mut [Resource], name: &str, count: Value, specs: &[F
             }
             continue;
         }
-        let applicable: Vec<FieldSpec> =
-            specs.iter().filter(|s| s.applies_to(r)).cloned().collect();
+        let applicable: Vec<&FieldSpec> = specs.iter().filter(|s| s.applies_to(r)).collect();
         for spec in applicable {
             visit(&mut r.obj, &spec.path, spec.create, &mut |n| {
                 *n = count.clone()
